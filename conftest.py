@@ -1,0 +1,56 @@
+"""Project-wide pytest fixtures: clean cache per test, plain static storage, role users."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+
+from helpcenter.roles import AGENTS, MANAGERS
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(settings):
+    # The manifest storage needs collectstatic; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.KB_VIEW_FLUSH_SECONDS = 0  # write view counts at once, so tests can read them
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _staff(django_user_model, username: str, group: str | None, **extra):
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username, email=f"{username}@example.com", **extra
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def manager(db, django_user_model):
+    return _staff(django_user_model, "manager1", MANAGERS, is_staff=True)
+
+
+@pytest.fixture
+def agent(db, django_user_model):
+    return _staff(django_user_model, "agent1", AGENTS, is_staff=True)
+
+
+@pytest.fixture
+def customer(db, django_user_model):
+    return _staff(django_user_model, "customer1", None)
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client

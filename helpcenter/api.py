@@ -1,0 +1,50 @@
+"""API plumbing shared by every app: one error shape, pagination, JSON 404/500 under /api/."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, pagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus Django's ValidationError as a 400, so model rules are checked once.
+
+    Every error body has a ``detail`` (human-readable) and, for validation errors, ``errors``
+    (field -> messages).
+    """
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
+        response.data = {"detail": "Invalid request.", "errors": errors}
+    elif not isinstance(response.data, dict) or "detail" not in response.data:
+        response.data = {"detail": response.data}
+    return response
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def api_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Server error."}, status=500)
