@@ -1,6 +1,6 @@
 """Reads shaped for the help-center pages and the API; each names its joins once."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from kb.models import Article, Category, Tag
 

@@ -20,12 +20,12 @@ from kb.search import spelling, text
 from kb.search.backends import current_backend
 
 # Confidence at or above which the top hit is taken as the answer.
-CONFIDENT = 0.6
+CONFIDENT = 0.5
 # Below this, a search counts as a content gap (nothing useful was found).
 WEAK = 0.3
 MAX_QUERY_LENGTH = 200
 # Fraction of the final score coming from the engine's relevance (the rest: confidence).
-RELEVANCE_SHARE = 0.35
+RELEVANCE_SHARE = 0.2
 CORRECTION_PENALTY = 0.85
 
 

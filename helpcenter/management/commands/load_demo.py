@@ -43,7 +43,7 @@ CATEGORIES = [
 # Popularity for the demo's "popular articles" (set once, when an article is first created).
 DEMO_VIEWS = {
     "refund-processing-time": 940, "track-order-status": 880, "reset-password": 760,
-    "cancel-order": 610, "request-e-invoice": 540, "delivery-times": 500,
+    "cancel-order": 610, "request-e-invoice": 540, "delivery-times-areas": 500,
 }  # fmt: skip
 
 
