@@ -70,11 +70,37 @@ EXTENSIONS = ["extra", "sane_lists", "smarty"]
 _BLOCK_TAG = re.compile(r"<(/?(?:p|h[1-6]|li|td|th|tr|br|hr|div|pre|blockquote|dt|dd|table)\b)")
 
 
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+\S")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def _separate_lists(source: str) -> str:
+    """Let a list start right after a paragraph line, as in CommonMark and every editor people
+    write in (Python-Markdown needs a blank line there, and would run the items together)."""
+    lines, in_fence, previous = [], False, ""
+    for line in source.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif (
+            not in_fence
+            and _LIST_ITEM.match(line)
+            and previous.strip()
+            and not _LIST_ITEM.match(previous)
+            and not previous.startswith((" ", "\t"))
+        ):
+            lines.append("")
+        lines.append(line)
+        previous = line
+    return "\n".join(lines)
+
+
 def render_markdown(source: str) -> str:
     """Sanitized HTML for a Markdown source. Raw HTML in the source goes through the same filter;
     every link gets ``rel="noopener noreferrer nofollow"``; the article's own title is the page's
     only <h1>, so Markdown level-one headings become <h2>."""
-    raw = markdown.markdown(source or "", extensions=EXTENSIONS, output_format="html")
+    raw = markdown.markdown(
+        _separate_lists(source or ""), extensions=EXTENSIONS, output_format="html"
+    )
     raw = raw.replace("<h1", "<h2").replace("</h1>", "</h2>")
     return nh3.clean(
         raw,

@@ -173,6 +173,19 @@ def articles_delete(*, articles: Iterable[Article]) -> int:
     return deleted
 
 
+def articles_rerender() -> int:
+    """Render every article's Markdown again (after a change to the renderer or sanitizer)."""
+    count = 0
+    for article in Article.objects.only("id", "body").iterator(chunk_size=500):
+        body_html = render_markdown(article.body)
+        Article.objects.filter(pk=article.pk).update(
+            body_html=body_html, body_text=plain_text(body_html)
+        )
+        count += 1
+    transaction.on_commit(page_cache.invalidate)
+    return count
+
+
 # --- Categories --------------------------------------------------------------------------------
 
 

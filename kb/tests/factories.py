@@ -33,5 +33,8 @@ class ArticleFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class, *args, questions=(), tags=(), translation_of=None, **kwargs):
         article = model_class(*args, **kwargs)
         return services.article_save(
-            article=article, questions=list(questions), tags=list(tags), translation_of=translation_of
+            article=article,
+            questions=list(questions),
+            tags=list(tags),
+            translation_of=translation_of,
         )

@@ -91,9 +91,16 @@ def test_weak_searches_become_content_gaps_but_suggestions_do_not(client, shop_k
 
 def test_feedback_one_vote_per_visitor(client, shop_kb):
     url = "/api/kb/articles/refund-time/feedback/"
-    first = client.post(url, {"helpful": False, "reason": "No bank details"}, content_type="application/json")
+    first = client.post(
+        url, {"helpful": False, "reason": "No bank details"}, content_type="application/json"
+    )
     assert first.status_code == 201
-    assert first.json() == {"helpful": False, "created": True, "helpful_count": 0, "not_helpful_count": 1}
+    assert first.json() == {
+        "helpful": False,
+        "created": True,
+        "helpful_count": 0,
+        "not_helpful_count": 1,
+    }
     second = client.post(url, {"helpful": True}, content_type="application/json")
     assert second.status_code == 200
     assert second.json()["helpful_count"] == 1 and second.json()["not_helpful_count"] == 0
@@ -131,7 +138,9 @@ def test_feedback_bad_input_gets_a_400(client, shop_kb, body):
 
 def test_feedback_on_a_draft_is_404(client, shop_kb):
     response = client.post(
-        "/api/kb/articles/secret-draft/feedback/", {"helpful": True}, content_type="application/json"
+        "/api/kb/articles/secret-draft/feedback/",
+        {"helpful": True},
+        content_type="application/json",
     )
     assert response.status_code == 404
 
@@ -155,7 +164,9 @@ def test_feedback_is_throttled(client, shop_kb, settings):
                 ).status_code
             )
         last = client.post(
-            "/api/kb/articles/refund-time/feedback/", {"helpful": True}, content_type="application/json"
+            "/api/kb/articles/refund-time/feedback/",
+            {"helpful": True},
+            content_type="application/json",
         )
     finally:
         api_settings.reload()

@@ -102,7 +102,9 @@ def test_unpublishing_takes_effect_at_once_despite_the_page_cache(
     assert client.get(url).status_code == 404
 
 
-def test_edits_show_at_once_despite_the_page_cache(client, shop_kb, django_capture_on_commit_callbacks):
+def test_edits_show_at_once_despite_the_page_cache(
+    client, shop_kb, django_capture_on_commit_callbacks
+):
     client.get("/en/")
     article = shop_kb["refund-time"]
     article.title = "Refund timing, explained"
@@ -116,7 +118,9 @@ def test_article_page_answers_conditional_gets(client, shop_kb):
     assert response.has_header("ETag") and response.has_header("Last-Modified")
     again = client.get("/en/articles/refund-time/", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
-    since = client.get("/en/articles/refund-time/", HTTP_IF_MODIFIED_SINCE=response["Last-Modified"])
+    since = client.get(
+        "/en/articles/refund-time/", HTTP_IF_MODIFIED_SINCE=response["Last-Modified"]
+    )
     assert since.status_code == 304
 
 
@@ -204,7 +208,10 @@ def test_feedback_form_refuses_cross_site_posts(client, shop_kb):
 
 
 def test_feedback_form_is_rate_limited(client, shop_kb, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"kb_feedback": "3/hour"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"kb_feedback": "3/hour"},
+    }
     from rest_framework.settings import api_settings
 
     api_settings.reload()

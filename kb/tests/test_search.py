@@ -77,9 +77,7 @@ def test_bulk_status_update_is_respected_without_reindexing(shop_kb):
 
 
 def test_hits_carry_highlighted_escaped_snippet_score_and_confidence(db):
-    ArticleFactory(
-        title="Coupons", body="A coupon <script>alert(1)</script> works once per order."
-    )
+    ArticleFactory(title="Coupons", body="A coupon <script>alert(1)</script> works once per order.")
     hit = search("coupon")[0]
     assert "<mark>" in hit.snippet
     assert "<script>" not in hit.snippet
@@ -100,7 +98,17 @@ def test_prefix_search_for_search_as_you_type(shop_kb):
 
 @pytest.mark.parametrize(
     "query",
-    ['"', "AND OR NOT", "refund*", "(refund", "NEAR(a b)", "col:refund", "'; DROP TABLE x;--", "？？", ""],
+    [
+        '"',
+        "AND OR NOT",
+        "refund*",
+        "(refund",
+        "NEAR(a b)",
+        "col:refund",
+        "'; DROP TABLE x;--",
+        "？？",
+        "",
+    ],
 )
 def test_query_syntax_characters_never_break_search(shop_kb, query):
     search(query)  # no exception
