@@ -56,15 +56,15 @@ def article_translations(article: Article) -> QuerySet[Article]:
 
 
 def related_articles(article: Article, *, limit: int = 5) -> list[Article]:
-    """Chosen related articles first, then others from the same category, same language."""
-    chosen = list(article.related.published().in_language(article.language).for_list()[:limit])
-    if len(chosen) < limit:
-        chosen += list(
-            Article.objects.published()
-            .in_language(article.language)
-            .filter(category_id=article.category_id)
-            .exclude(pk__in=[article.pk, *(a.pk for a in chosen)])
-            .for_list()
-            .order_by("position", "title")[: limit - len(chosen)]
-        )
-    return chosen
+    """Chosen related articles first, then others from the same category; same language, one
+    query."""
+    chosen = Article.related.through.objects.filter(from_article_id=article.pk)
+    return list(
+        Article.objects.published()
+        .in_language(article.language)
+        .filter(Q(pk__in=chosen.values("to_article_id")) | Q(category_id=article.category_id))
+        .exclude(pk=article.pk)
+        .annotate(chosen=Exists(chosen.filter(to_article_id=OuterRef("pk"))))
+        .for_list()
+        .order_by("-chosen", "position", "title")[:limit]
+    )

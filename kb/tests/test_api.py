@@ -22,7 +22,8 @@ def test_article_list_filters_and_paginates(client, shop_kb):
     } == {"return-item", "refund-time"}
     assert "secret-draft" not in str(client.get("/api/kb/articles/").json())
     page = client.get("/api/kb/articles/", {"page_size": 2}).json()
-    assert len(page["results"]) == 2 and page["next"]
+    assert len(page["results"]) == 2
+    assert page["next"]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,8 @@ def test_search_bad_parameters_get_a_400_with_json(client, db, params):
     response = client.get("/api/kb/search/", params)
     assert response.status_code == 400
     body = response.json()
-    assert body["detail"] == "Invalid request." and body["errors"]
+    assert body["detail"] == "Invalid request."
+    assert body["errors"]
 
 
 def test_weak_searches_become_content_gaps_but_suggestions_do_not(client, shop_kb):
@@ -103,7 +105,8 @@ def test_feedback_one_vote_per_visitor(client, shop_kb):
     }
     second = client.post(url, {"helpful": True}, content_type="application/json")
     assert second.status_code == 200
-    assert second.json()["helpful_count"] == 1 and second.json()["not_helpful_count"] == 0
+    assert second.json()["helpful_count"] == 1
+    assert second.json()["not_helpful_count"] == 0
     assert ArticleFeedback.objects.count() == 1
 
 
@@ -172,7 +175,8 @@ def test_feedback_is_throttled(client, shop_kb, settings):
         api_settings.reload()
         FeedbackThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     assert codes == [201, 201, 429]
-    assert last.status_code == 429 and "detail" in last.json()
+    assert last.status_code == 429
+    assert "detail" in last.json()
     assert Article.objects.get(slug="refund-time").helpful_count == 2
 
 
@@ -212,7 +216,8 @@ def test_openapi_schema_describes_the_kb_api(client, db):
 def test_api_docs_are_served_without_a_cdn(client, db):
     html = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in html
-    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    assert "cdn" not in html.lower()
+    assert "unpkg" not in html.lower()
 
 
 def test_unknown_api_urls_get_json_404(client, db):

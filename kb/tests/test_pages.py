@@ -39,7 +39,8 @@ def test_category_page_lists_published_articles_paginated(client, db):
     ArticleFactory(category=category, title="Hidden draft", status=Article.Status.DRAFT)
     first = client.get("/en/categories/many/").content.decode()
     second = client.get("/en/categories/many/?page=2").content.decode()
-    assert first.count("Question ") == 20 and second.count("Question ") == 3
+    assert first.count("Question ") == 20
+    assert second.count("Question ") == 3
     assert "Page 1 of 2" in first
     assert "Hidden draft" not in first + second
     assert client.get("/en/categories/many/?page=999").status_code == 200  # last page, not 500
@@ -115,7 +116,8 @@ def test_edits_show_at_once_despite_the_page_cache(
 
 def test_article_page_answers_conditional_gets(client, shop_kb):
     response = client.get("/en/articles/refund-time/")
-    assert response.has_header("ETag") and response.has_header("Last-Modified")
+    assert response.has_header("ETag")
+    assert response.has_header("Last-Modified")
     again = client.get("/en/articles/refund-time/", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
     since = client.get(
@@ -193,7 +195,8 @@ def test_feedback_form_without_javascript_records_one_vote(client, shop_kb):
     assert response["Location"] == "/en/articles/refund-time/?feedback=sent#feedback"
     client.post(url, {"helpful": "yes"})  # same visitor (cookie) changes the vote
     feedback = ArticleFeedback.objects.get()
-    assert feedback.helpful is True and feedback.reason == ""
+    assert feedback.helpful is True
+    assert feedback.reason == ""
     article = Article.objects.get(slug="refund-time")
     assert (article.helpful_count, article.not_helpful_count) == (1, 0)
     assert "Thank you for your feedback" in client.get(response["Location"]).content.decode()
@@ -253,3 +256,10 @@ def test_unknown_pages_get_a_friendly_404(client, db):
     response = client.get("/en/no-such-page/")
     assert response.status_code == 404
     assert "Page not found" in response.content.decode()
+
+
+def test_chosen_related_articles_come_before_same_category_ones(client, shop_kb):
+    shop_kb["refund-time"].related.add(shop_kb["reset-password"])
+    page = client.get("/en/articles/refund-time/").content.decode()
+    aside = page[page.index('id="related-title"') :]
+    assert aside.index("Reset your password") < aside.index("How do I return an item?")
