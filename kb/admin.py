@@ -113,6 +113,13 @@ class ArticleAdminForm(forms.ModelForm):
             self.instance.translation_group = other.translation_group
         return cleaned
 
+    def _get_validation_exclusions(self):
+        # translation_group is not a form field, but the model's one-translation-per-language
+        # constraint must still be checked when "Translation of" sets it.
+        exclusions = super()._get_validation_exclusions()
+        exclusions.discard("translation_group")
+        return exclusions
+
     def clean_tag_names(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data["tag_names"].split(",") if t.strip()]
 
@@ -324,8 +331,8 @@ class ArticleAdmin(admin.ModelAdmin):
         diff = difflib.unified_diff(
             revision.body.splitlines(),
             article.body.splitlines(),
-            fromfile=_("revision %(number)s") % {"number": number},
-            tofile=_("current"),
+            fromfile=str(_("revision %(number)s") % {"number": number}),
+            tofile=str(_("current")),
             lineterm="",
         )
         context = {

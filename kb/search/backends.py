@@ -59,13 +59,33 @@ POSTGRES_FTS_DROP_SQL = [
 ]
 
 
+# One probe per statement of POSTGRES_FTS_SQL: true when that structure already exists.
+POSTGRES_FTS_PROBES = [
+    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'kb_searchdocument'::regclass "
+    "AND attname = 'search_vector' AND NOT attisdropped)",
+    "SELECT to_regclass('kb_searchdocument_vector_gin') IS NOT NULL",
+]
+
+
 def ensure_index_structures(conn=connection) -> None:
     """Create the engine's full-text structures if missing (migrations and kb_reindex call this).
 
     On SQLite, a later migration that rebuilds kb_searchdocument drops its triggers; running
     this again (kb_reindex does) puts them back.
+
+    On PostgreSQL the catalog is checked first and nothing runs when the structures exist: even
+    with IF NOT EXISTS, ALTER TABLE takes an ACCESS EXCLUSIVE lock (blocking every search while
+    it waits) and fails with "pending trigger events" inside a transaction that already wrote
+    to kb_searchdocument (its foreign key's deferred checks), e.g. a reindex in a test.
     """
-    statements = {"sqlite": SQLITE_FTS_SQL, "postgresql": POSTGRES_FTS_SQL}.get(conn.vendor, [])
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            for probe, sql in zip(POSTGRES_FTS_PROBES, POSTGRES_FTS_SQL, strict=True):
+                cursor.execute(probe)
+                if not cursor.fetchone()[0]:
+                    cursor.execute(sql)
+        return
+    statements = {"sqlite": SQLITE_FTS_SQL}.get(conn.vendor, [])
     with conn.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)

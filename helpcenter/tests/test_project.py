@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from helpcenter.asgi import application
+from kb.models import Article
+
+
+def test_load_demo_is_idempotent(db, django_user_model):
+    call_command("load_demo", verbosity=0)
+    snapshot = list(Article.objects.order_by("pk").values_list("pk", "updated_at", "view_count"))
+    users = list(django_user_model.objects.order_by("pk").values_list("pk", "password"))
+    assert len(snapshot) >= 60
+    call_command("load_demo", verbosity=0)
+    assert (
+        list(Article.objects.order_by("pk").values_list("pk", "updated_at", "view_count"))
+        == snapshot
+    )
+    assert list(django_user_model.objects.order_by("pk").values_list("pk", "password")) == users
+
+
+def test_demo_articles_are_bilingual_pairs(db):
+    call_command("load_demo", verbosity=0)
+    for article in Article.objects.filter(language="zh-hans"):
+        assert Article.objects.filter(
+            translation_group=article.translation_group, language="en"
+        ).exists(), article.slug
+
+
+def test_roles_exist_with_the_right_permissions(db):
+    managers = Group.objects.get(name="Managers")
+    agents = Group.objects.get(name="Agents")
+    manager_perms = set(managers.permissions.values_list("codename", flat=True))
+    agent_perms = set(agents.permissions.values_list("codename", flat=True))
+    assert {"change_article", "add_article", "delete_article", "view_searchgap"} <= manager_perms
+    assert "view_article" in agent_perms
+    assert not any(p.startswith(("change_", "add_", "delete_")) for p in agent_perms)
+
+
+def test_health_check(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_stack_answers_and_checks_the_origin():
+    good = WebsocketCommunicator(
+        application, "/ws/ping/", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    connected, _ = await good.connect()
+    assert connected
+    await good.send_json_to({"type": "ping"})
+    assert await good.receive_json_from() == {"type": "pong"}
+    await good.send_to(text_data="not json")
+    assert (await good.receive_json_from())["code"] == "invalid_json"
+    await good.disconnect()
+
+    evil = WebsocketCommunicator(
+        application, "/ws/ping/", headers=[(b"origin", b"http://evil.example")]
+    )
+    connected, _ = await evil.connect()
+    assert not connected
+
+
+def test_settings_read_database_and_redis_urls_from_the_environment(monkeypatch):
+    """The distributed topology is chosen only by environment variables."""
+    import importlib
+
+    import helpcenter.settings as settings_module
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5433/hc")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.example:6379/1")
+    monkeypatch.setenv("EMAIL_URL", "smtp://mailer:secret@smtp.example:2525?tls=1")
+    try:
+        fresh = importlib.reload(settings_module)
+        assert fresh.DATABASES["default"]["HOST"] == "db.example"
+        assert fresh.CACHES["default"]["BACKEND"].endswith("RedisCache")
+        assert fresh.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis")
+        assert fresh.Q_CLUSTER["redis"] == "redis://cache.example:6379/1"
+        assert (fresh.EMAIL_HOST, fresh.EMAIL_PORT, fresh.EMAIL_USE_TLS) == (
+            "smtp.example",
+            2525,
+            True,
+        )
+    finally:
+        monkeypatch.undo()
+        importlib.reload(settings_module)
+    assert json.dumps(settings_module.LANGUAGES)
