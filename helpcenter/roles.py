@@ -31,15 +31,19 @@ ROLE_PERMISSIONS = {
 
 def ensure_roles(apps, schema_editor=None) -> None:
     """Create the groups and grant exactly the permissions listed (idempotent)."""
+    from django.apps import apps as global_apps
     from django.contrib.auth.management import create_permissions
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     # Permissions are normally created after migrate; make sure they exist now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        if apps is global_apps:
+            create_permissions(app_config, verbosity=0)
+        else:  # a migration's historical registry: its app configs have no models module
+            app_config.models_module = True
+            create_permissions(app_config, verbosity=0, apps=apps)
+            app_config.models_module = None
     for role, grants in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         codenames = [

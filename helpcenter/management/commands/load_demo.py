@@ -3,12 +3,13 @@ changes nothing (existing users keep their passwords; unchanged articles are not
 
 from pathlib import Path
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from helpcenter.roles import AGENTS, MANAGERS
+from helpcenter.roles import AGENTS, MANAGERS, ensure_roles
 from kb import services
 from kb.importing import ImportFailed, import_records, parse_lines
 from kb.models import Article, Category
@@ -52,6 +53,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        ensure_roles(apps)  # normally made by a migration; a test database flush removes them
         users_created = self._users()
         for position, (slug, name, name_zh, description, description_zh) in enumerate(CATEGORIES):
             Category.objects.get_or_create(
