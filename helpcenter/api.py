@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,7 +32,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             if isinstance(response.data, dict)
             else {"non_field_errors": response.data}
         )
-        response.data = {"detail": "Invalid request.", "errors": errors}
+        response.data = {"detail": _("Invalid request."), "errors": errors}
     elif not isinstance(response.data, dict) or "detail" not in response.data:
         response.data = {"detail": response.data}
     return response
@@ -43,8 +44,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return JsonResponse({"detail": _("Not found.")}, status=404)
 
 
 def api_server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"detail": "Server error."}, status=500)
+    return JsonResponse({"detail": _("Server error.")}, status=500)

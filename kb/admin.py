@@ -133,10 +133,12 @@ class ArticleAdmin(admin.ModelAdmin):
         "language",
         "category",
         "status_badge",
+        "position",
         "updated_at",
         "view_count",
         "helpfulness",
     ]
+    list_editable = ["position"]  # order of articles within a category
     list_filter = ["status", "language", "category"]
     list_select_related = ["category"]
     search_fields = ["title", "slug", "summary", "questions__text"]
