@@ -34,12 +34,19 @@ def invalidate() -> None:
         cache.set(GENERATION_KEY, 2, timeout=None)
 
 
+# Query parameters that select a different page; any other parameter bypasses the cache, so
+# arbitrary query strings cannot flood it with copies of the same page.
+CACHED_PARAMETERS = {"page", "feedback"}
+
+
 def _cacheable(request: HttpRequest) -> bool:
     return (
         request.method in ("GET", "HEAD")
         and settings.KB_PAGE_CACHE_SECONDS > 0
         and settings.SESSION_COOKIE_NAME not in request.COOKIES
         and "messages" not in request.COOKIES
+        and set(request.GET) <= CACHED_PARAMETERS
+        and all(len(values) == 1 for values in request.GET.lists())
     )
 
 

@@ -263,3 +263,15 @@ def test_chosen_related_articles_come_before_same_category_ones(client, shop_kb)
     page = client.get("/en/articles/refund-time/").content.decode()
     aside = page[page.index('id="related-title"') :]
     assert aside.index("Reset your password") < aside.index("How do I return an item?")
+
+
+def test_unknown_query_parameters_bypass_the_page_cache(client, shop_kb):
+    def queries_for(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    queries_for("/en/?page=1")
+    assert queries_for("/en/?page=1") == 0  # a known parameter: cached
+    queries_for("/en/?utm=1")
+    assert queries_for("/en/?utm=1") > 0  # anything else: rendered every time, never stored
