@@ -46,7 +46,7 @@ def _cacheable(request: HttpRequest) -> bool:
         and settings.SESSION_COOKIE_NAME not in request.COOKIES
         and "messages" not in request.COOKIES
         and set(request.GET) <= CACHED_PARAMETERS
-        and all(len(values) == 1 for values in request.GET.lists())
+        and all(len(values) == 1 for _, values in request.GET.lists())
     )
 
 
