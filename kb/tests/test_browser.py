@@ -1,12 +1,16 @@
 """End-to-end in Debian's Chromium: search in Chinese from the home page, open the article,
 vote. Run by `make test` in a pytest process of its own (see bin/test)."""
 
+import os
+
 import pytest
 from django.core.management import call_command
 
 from kb.models import Article, ArticleFeedback
 
 pytestmark = pytest.mark.browser
+# Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -171,7 +171,9 @@ def test_search_page_shows_highlighted_results(client, shop_kb):
 
 
 def test_search_page_without_results_records_a_content_gap(client, shop_kb):
-    client.get("/en/search/", {"q": "Garden furniture"})
+    page = client.get("/en/search/", {"q": "Garden furniture"}).content.decode()
+    assert "We could not find an article for that" in page
+    assert "Search in all languages" in page
     client.get("/en/search/", {"q": "garden   furniture"})
     gap = SearchGap.objects.get()
     assert (gap.query, gap.language, gap.count) == ("garden furniture", "en", 2)
