@@ -66,6 +66,9 @@ EN_PRODUCTS = (
 ).split(", ")
 EN_QUALIFIERS = ["pre-order", "clearance", "bundle", "gift", "imported", "flash-sale",
                  "marketplace", "large", "refurbished", "subscription"]  # fmt: skip
+# Brands and model codes make product-specific articles (as a large catalogue has).
+BRANDS = ["Aurora", "Nimbus", "Kestrel", "Lumio", "Vantor", "Pebblo", "Orchid", "Zephra",
+          "Quill", "Marlo", "Tidewell", "Sorrel", "Brisa", "Halden", "Corvo", "Yuki"]  # fmt: skip
 EN_CHANNELS = ["the app", "the website", "live chat", "the hotline", "email", "the mini program"]
 EN_PLACES = ["Account > My Orders", "Order details", "Account > Settings", "the Help page",
              "Account > Wallet", "Account > Coupons", "Account > Security"]  # fmt: skip
@@ -77,6 +80,9 @@ EN_TITLE_TEMPLATES = [
     "{Action} for {qualifier} orders",
     "What happens if I {action} for a {product}?",
     "Can I {action} on {channel}?",
+    "{Action} for the {brand} {model} {product}",
+    "How do I {action} for my {brand} {product}?",
+    "{brand} {product}: can I {action}?",
 ]
 EN_QUESTION_TEMPLATES = [
     "how can i {action}",
@@ -165,6 +171,9 @@ ZH_TITLE_TEMPLATES = [
     "{qualifier}订单怎么{action}",
     "{product}怎么{action}？",
     "可以在{channel}{action}吗？",
+    "{brand} {model} {product}如何{action}",
+    "我的{brand}{product}能{action}吗？",
+    "{brand}{product}{action}说明",
 ]
 ZH_QUESTION_TEMPLATES = [
     "怎么{action}",
@@ -176,7 +185,7 @@ ZH_QUESTION_TEMPLATES = [
     "请问如何{action}",
 ]
 ZH_SENTENCES = [
-    "在{channel}打开{place}，点击需要处理的订单即可。",
+    "打开{channel}，进入{place}，点击需要处理的订单即可。",
     "当天16:00前付款的订单一般当天发货，有货商品均在付款后{hours}小时内发出。",
     "如果收到的{product}有破损，请先拍下包裹和商品照片，再{action}。",
     "退款审核通过后，款项将在{days}个工作日内原路退回。",
@@ -195,7 +204,7 @@ ZH_SENTENCES = [
     "您的账号最多可在{count}台设备上同时登录，退出其中一台不影响其他设备。",
     "如果支付失败但已扣款，款项会在{days}天内自动退回。",
     "{product}等大件商品由合作物流配送，送货前会电话联系您。",
-    "在{channel}修改后立即生效，可在{place}查看。",
+    "通过{channel}修改后立即生效，可在{place}查看。",
     "第三方店铺的商品由商家自行发货，{product}的配送时间可能不同。",
     "已完成的订单无法{action}，但客服可以通过{channel}为您处理。",
     "预售商品按商品页显示的日期发货，发货前可随时取消订单。",
@@ -287,6 +296,8 @@ def _fill(template: str, rng: random.Random, pools: dict) -> str:
         "amount": rng.choice([49, 59, 88, 99, 199]),
         "count": rng.randint(2, 6),
         "months": rng.choice([6, 12, 24]),
+        "brand": rng.choice(BRANDS),
+        "model": rng.choice("ABCDEFGHKMPRSTXZ") + str(rng.randint(1, 99) * 10),
     }
     values.update({k.capitalize(): str(v)[:1].upper() + str(v)[1:] for k, v in values.items()})
     return template.format(**values)
@@ -375,3 +386,63 @@ def create_categories() -> None:
                 "position": position,
             },
         )
+
+
+def bulk_load(records_: list[ArticleRecord], *, seed: int = 7, batch: int = 500) -> int:
+    """Insert published articles fast (Markdown rendered as the services do, questions and
+    tags included) without revisions or per-article indexing; call kb.search.index.reindex()
+    afterwards. Returns the number of articles inserted."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from kb.models import ArticleQuestion, Category, Tag
+    from kb.rendering import plain_text, render_markdown
+
+    rng = random.Random(seed)
+    categories = {c.slug: c for c in Category.objects.all()}
+    names = sorted({t for r in records_ for t in r.tags})
+    Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+    tags = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
+    through = Article.tags.through
+    now = timezone.now()
+    with transaction.atomic():
+        for i in range(0, len(records_), batch):
+            chunk = records_[i : i + batch]
+            articles = []
+            for r in chunk:
+                body_html = render_markdown(r.body)
+                articles.append(
+                    Article(
+                        slug=r.slug,
+                        title=r.title,
+                        language=r.language,
+                        category=categories[r.category],
+                        summary=r.summary,
+                        body=r.body,
+                        body_html=body_html,
+                        body_text=plain_text(body_html),
+                        status=r.status,
+                        published_at=now,
+                        view_count=int(rng.paretovariate(1.2) * 10),
+                    )
+                )
+            Article.objects.bulk_create(articles)
+            if articles[0].pk is None:  # a backend that does not return ids
+                ids = dict(
+                    Article.objects.filter(slug__in=[a.slug for a in articles]).values_list(
+                        "slug", "pk"
+                    )
+                )
+                for a in articles:
+                    a.pk = ids[a.slug]
+            ArticleQuestion.objects.bulk_create(
+                ArticleQuestion(article_id=a.pk, text=q[:300], position=n)
+                for a, r in zip(articles, chunk, strict=True)
+                for n, q in enumerate(r.questions)
+            )
+            through.objects.bulk_create(
+                through(article_id=a.pk, tag_id=tags[t])
+                for a, r in zip(articles, chunk, strict=True)
+                for t in set(r.tags)
+            )
+    return len(records_)

@@ -4,7 +4,8 @@ stack, the yardstick the pages are compared with."""
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from helpcenter.urls import handler404, handler500, urlpatterns as project_urlpatterns
+from helpcenter.urls import handler404, handler500
+from helpcenter.urls import urlpatterns as project_urlpatterns
 
 BARE_BODY = (
     "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Bench</title></head><body>"
