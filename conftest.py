@@ -15,6 +15,7 @@ def _isolated_state(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.KB_VIEW_FLUSH_SECONDS = 0  # write view counts at once, so tests can read them
+    settings.TASKS_EAGER = True  # enqueued tasks run in-process (after commit, as in production)
     cache.clear()
     yield
     cache.clear()

@@ -7,6 +7,28 @@ AGENTS = "Agents"
 # app label -> model -> actions, per role.
 ROLE_PERMISSIONS = {
     MANAGERS: {
+        "tickets": dict.fromkeys(
+            (
+                "ticket",
+                "message",
+                "attachment",
+                "customer",
+                "tier",
+                "team",
+                "skill",
+                "agentprofile",
+                "calendar",
+                "businesshours",
+                "holiday",
+                "slapolicy",
+                "cannedreply",
+                "lexiconentry",
+                "urgencyrule",
+                "empatheticopening",
+            ),
+            ("view", "add", "change", "delete"),
+        )
+        | {"event": ("view",), "notification": ("view",), "suggestionview": ("view",)},
         "kb": {
             "category": ("view", "add", "change", "delete"),
             "tag": ("view", "add", "change", "delete"),
@@ -18,6 +40,19 @@ ROLE_PERMISSIONS = {
         },
     },
     AGENTS: {
+        "tickets": {
+            "ticket": ("view", "change"),
+            "message": ("view", "add"),
+            "attachment": ("view", "add"),
+            "event": ("view",),
+            "customer": ("view", "change"),
+            "cannedreply": ("view",),
+            "team": ("view",),
+            "skill": ("view",),
+            "agentprofile": ("view",),
+            "tier": ("view",),
+            "slapolicy": ("view",),
+        },
         "kb": {
             "category": ("view",),
             "tag": ("view",),
@@ -52,8 +87,13 @@ def ensure_roles(apps, schema_editor=None) -> None:
             for model, actions in models.items()
             for action in actions
         ]
+        # An app migrated later grants its permissions from a migration of its own; skip
+        # what does not exist yet.
         permissions = [
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            permission
             for app_label, codename in codenames
+            for permission in Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            )
         ]
         group.permissions.add(*permissions)

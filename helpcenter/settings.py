@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -191,6 +192,8 @@ Q_CLUSTER = {
     "sync": env_bool("Q_SYNC", False),
     "label": "Tasks",
 }
+# Run enqueued tasks at once in the calling process (tests); the cluster runs them otherwise.
+TASKS_EAGER = env_bool("TASKS_EAGER", False)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -238,7 +241,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "tickets:list"
+LOGOUT_REDIRECT_URL = "kb:home"
+# Email confirmation and password reset links stay valid this long.
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -265,11 +272,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "helpcenter.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "helpcenter.api.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # "Was this helpful?" votes per client and hour, on the site form and the API alike.
-    "DEFAULT_THROTTLE_RATES": {"kb_feedback": env("KB_FEEDBACK_RATE", "30/hour")},
+    "DEFAULT_THROTTLE_RATES": {
+        "kb_feedback": env("KB_FEEDBACK_RATE", "30/hour"),
+        # Tickets created without signing in (API and request form), per client address.
+        "ticket_guest_create": env("TICKETS_GUEST_CREATE_RATE", "10/hour"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -293,6 +307,16 @@ KB_PAGE_CACHE_SECONDS = env_int("KB_PAGE_CACHE_SECONDS", 60)
 KB_VIEW_FLUSH_SECONDS = env_int("KB_VIEW_FLUSH_SECONDS", 10)
 # Segmentation of Chinese text for the full-text index: "jieba" (words) or "bigram".
 KB_CHINESE_TOKENIZER = env("KB_CHINESE_TOKENIZER", "jieba")
+
+# --- Tickets -------------------------------------------------------------------------------
+# A customer reply reopens a solved ticket within this many days; later it opens a follow-up.
+TICKETS_REOPEN_DAYS = env_int("TICKETS_REOPEN_DAYS", 7)
+# Solved tickets close (and can no longer be reopened) after this many days.
+TICKETS_AUTO_CLOSE_DAYS = env_int("TICKETS_AUTO_CLOSE_DAYS", 4)
+TICKETS_ATTACHMENT_MAX_BYTES = env_int("TICKETS_ATTACHMENT_MAX_MB", 10) * 1024 * 1024
+TICKETS_ATTACHMENTS_PER_MESSAGE = 5
+# Sign-in attempts per client address and per username, per 15 minutes.
+LOGIN_ATTEMPTS_PER_15_MINUTES = env_int("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)
 
 # --- Serving (make run) ---------------------------------------------------------------------
 SERVE_HOST = env("HOST", "127.0.0.1")

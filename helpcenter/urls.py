@@ -9,6 +9,7 @@ from kb.sitemaps import sitemaps
 
 api_patterns = [
     path("kb/", include("kb.api_urls")),
+    path("tickets/", include("tickets.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -20,7 +21,12 @@ urlpatterns = [
     path("robots.txt", views.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
 ]
-urlpatterns += i18n_patterns(path("", include("kb.urls")), prefix_default_language=True)
+urlpatterns += i18n_patterns(
+    path("", include("kb.urls")),
+    path("requests/", include("tickets.urls")),
+    path("account/", include("tickets.account_urls")),
+    prefix_default_language=True,
+)
 
 handler404 = "helpcenter.views.page_not_found"
 handler500 = "helpcenter.views.server_error"

@@ -1,0 +1,4 @@
+"""Tickets REST API (being built)."""
+
+app_name = "tickets-api"
+urlpatterns = []

@@ -1,0 +1,53 @@
+"""django-q2 tasks: each loads by id and calls a service. Schedules are upserted after migrate."""
+
+from django.utils import timezone
+
+from tickets import notifications, services
+
+# name -> (function path, minutes between runs)
+SCHEDULES = {
+    "tickets: SLA sweep": ("tickets.tasks.sla_sweep", 1),
+    "tickets: retry notifications": ("tickets.tasks.notifications_retry", 1),
+    "tickets: close solved tickets": ("tickets.tasks.tickets_close_solved", 60),
+}
+
+
+def sla_sweep() -> str:
+    report = services.sla_sweep(now=timezone.now())
+    return f"checked {report.checked}, warnings {len(report.warnings)}, breaches {len(report.breaches)}"
+
+
+def notifications_retry() -> int:
+    return notifications.notifications_retry()
+
+
+def tickets_close_solved() -> int:
+    return services.tickets_close_solved()
+
+
+def ticket_auto_assign(ticket_id: int) -> None:
+    services.ticket_auto_assign(ticket_id=ticket_id)
+
+
+def notification_send(notification_id: int) -> bool:
+    return notifications.notification_send(notification_id)
+
+
+def sla_recompute(policy_ids: list[int] | None = None) -> int:
+    return services.sla_recompute(policy_ids=policy_ids)
+
+
+def ensure_schedules(**kwargs) -> None:
+    """Create or update the periodic tasks (connected to post_migrate)."""
+    from django_q.models import Schedule
+
+    for name, (func, minutes) in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )
