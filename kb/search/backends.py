@@ -105,6 +105,15 @@ def _safe_term(term: str) -> str:
     return "".join(ch for ch in term if ch.isalnum())
 
 
+def _prefix_stubs(term: str) -> list[str]:
+    """An unfinished word may not be a prefix of its stemmed form in the index ("shipp" of
+    "ship"): also look for a shorter stub of it."""
+    term = _safe_term(term)
+    if len(term) >= 5 and term.isascii():
+        return [term[: len(term) - 2]]
+    return []
+
+
 class SqliteFts:
     def candidates(
         self, terms: list[str], *, language: str | None, limit: int, prefix: bool
@@ -114,6 +123,7 @@ class SqliteFts:
             return []
         if prefix:
             parts[-1] += "*"
+            parts += [f'"{stub}"*' for stub in _prefix_stubs(terms[-1])]
         match = " OR ".join(parts)
         sql = (
             f"SELECT f.rowid, bm25({SQLITE_FTS_TABLE}, {', '.join(map(str, WEIGHTS))}) AS rank "
@@ -144,6 +154,7 @@ class PostgresFts:
             return []
         if prefix:
             lexemes[-1] += ":*"
+            lexemes += [f"'{stub}':*" for stub in _prefix_stubs(terms[-1])]
         tsquery = " | ".join(lexemes)
         sql = (
             "SELECT d.article_id, ts_rank(%s::float4[], d.search_vector, q, 1) AS rank "

@@ -8,6 +8,8 @@ from kb.models import Article, SearchDocument
 from kb.search import text
 from kb.search.backends import ensure_index_structures
 
+MAX_INDEXED_BODY = 100_000
+
 
 def document_fields(article: Article, *, tokenizer: str | None = None) -> dict[str, str]:
     """The segmented text of an article, by index column. Needs questions, tags and category."""
@@ -19,7 +21,8 @@ def document_fields(article: Article, *, tokenizer: str | None = None) -> dict[s
         # One question per line: confidence compares the query with each phrasing separately.
         "questions": "\n".join(text.index_text(q, tokenizer=tokenizer) for q in questions),
         "extras": text.index_text(" ".join(extras), tokenizer=tokenizer),
-        "body": text.index_text(article.body_text, tokenizer=tokenizer),
+        # PostgreSQL refuses a tsvector over 1 MB; the first 100,000 characters say enough.
+        "body": text.index_text(article.body_text[:MAX_INDEXED_BODY], tokenizer=tokenizer),
     }
 
 

@@ -126,3 +126,8 @@ def test_both_chinese_tokenizers_find_chinese_articles(shop_kb, settings, tokeni
     settings.KB_CHINESE_TOKENIZER = tokenizer
     call_command("kb_reindex", verbosity=0)
     assert slugs(search("退款多久到账"))[0] == "refund-time-zh"
+
+
+def test_prefix_search_finds_words_whose_stem_is_shorter_than_the_prefix(db):
+    article = ArticleFactory(title="Shipping fees", body="Free shipping from 99 yuan.")
+    assert slugs(search("shipp", prefix=True))[:1] == [article.slug]
