@@ -170,7 +170,7 @@ def notification_send(notification_id: int) -> bool:
     """Send one notification (a task). Returns whether it is sent now."""
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .select_related("ticket__customer")
             .filter(pk=notification_id)
             .first()

@@ -148,7 +148,12 @@ def ticket_create(
 
 
 def _lock(ticket: Ticket) -> Ticket:
-    return Ticket.objects.select_for_update().select_related("customer__tier").get(pk=ticket.pk)
+    # of=("self",): lock the ticket row only (PostgreSQL refuses to lock outer-joined rows).
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("customer__tier")
+        .get(pk=ticket.pk)
+    )
 
 
 @transaction.atomic
@@ -335,7 +340,7 @@ def ticket_auto_assign(*, ticket_id: int) -> routing.Route | None:
     """Route a new ticket to a team and, when someone is available, an agent."""
     with transaction.atomic():
         ticket = (
-            Ticket.objects.select_for_update()
+            Ticket.objects.select_for_update(of=("self",))
             .select_related(
                 "customer__tier", "customer__dedicated_agent", "customer__dedicated_team"
             )
@@ -383,26 +388,27 @@ def ticket_take_next(*, agent: User, now: datetime | None = None) -> Ticket | No
     the same ticket: candidates are locked (skipped when another transaction holds them) and
     claimed with a conditional update; the loser moves on to the next candidate."""
     now = now or timezone.now()
-    for _attempt in range(5):
+    for _attempt in range(10):
         with transaction.atomic():
-            candidates = list(
+            # Lock one row at a time, skipping rows another agent holds right now.
+            pk = (
                 take_next_queue(agent)
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:5]
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("pk", flat=True)
+                .first()
             )
-            if not candidates:
+            if pk is None:
                 return None
-            for pk in candidates:
-                if Ticket.objects.filter(pk=pk, assignee__isnull=True).update(
-                    assignee=agent, updated_at=now
-                ):
-                    ticket = Ticket.objects.get(pk=pk)
-                    _event(
-                        ticket, EventKind.ASSIGNEE, agent, at=now,
-                        **{"from": None, "to": agent.pk, "via": "take_next"},
-                    )  # fmt: skip
-                    AgentProfile.objects.filter(user=agent).update(last_assigned_at=now)
-                    return ticket
+            if Ticket.objects.filter(pk=pk, assignee__isnull=True).update(
+                assignee=agent, updated_at=now
+            ):
+                ticket = Ticket.objects.get(pk=pk)
+                _event(
+                    ticket, EventKind.ASSIGNEE, agent, at=now,
+                    **{"from": None, "to": agent.pk, "via": "take_next"},
+                )  # fmt: skip
+                AgentProfile.objects.filter(user=agent).update(last_assigned_at=now)
+                return ticket
     return None
 
 
@@ -418,7 +424,7 @@ def tickets_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Tick
     # Lock both rows in one query, in primary-key order, so two merges cannot deadlock.
     locked = {
         t.pk: t
-        for t in Ticket.objects.select_for_update()
+        for t in Ticket.objects.select_for_update(of=("self",))
         .select_related("customer__tier")
         .filter(pk__in=[source.pk, target.pk])
         .order_by("pk")
