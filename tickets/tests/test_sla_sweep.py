@@ -25,7 +25,8 @@ def test_sweep_warns_then_escalates_each_deadline_once(db, django_capture_on_com
 
     with django_capture_on_commit_callbacks(execute=True):
         nothing = services.sla_sweep(now=created + timedelta(seconds=5))
-    assert nothing.warnings == [] and nothing.breaches == []
+    assert nothing.warnings == []
+    assert nothing.breaches == []
 
     with django_capture_on_commit_callbacks(execute=True):
         warned = services.sla_sweep(now=due - timedelta(seconds=2))  # past 75 % of the target
