@@ -10,11 +10,27 @@ from kb.models import Article
 
 
 def test_load_demo_is_idempotent(db, django_user_model):
+    from tickets.models import AgentProfile, Event, Team, Ticket
+
     call_command("load_demo", verbosity=0)
     snapshot = list(Article.objects.order_by("pk").values_list("pk", "updated_at", "view_count"))
     users = list(django_user_model.objects.order_by("pk").values_list("pk", "password"))
+    helpdesk = [
+        Ticket.objects.count(),
+        Event.objects.count(),
+        Team.objects.count(),
+        AgentProfile.objects.count(),
+    ]
     assert len(snapshot) >= 60
+    assert helpdesk[0] >= 5
+    assert Ticket.objects.filter(customer__user__username="carol", lane=1).exists()  # VIP lane
     call_command("load_demo", verbosity=0)
+    assert [
+        Ticket.objects.count(),
+        Event.objects.count(),
+        Team.objects.count(),
+        AgentProfile.objects.count(),
+    ] == helpdesk
     assert (
         list(Article.objects.order_by("pk").values_list("pk", "updated_at", "view_count"))
         == snapshot

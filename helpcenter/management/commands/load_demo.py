@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from helpcenter.demo import helpdesk as demo_helpdesk
 from helpcenter.roles import AGENTS, MANAGERS, ensure_roles
 from kb import services
 from kb.importing import ImportFailed, import_records, parse_lines
@@ -78,13 +79,15 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Demo articles could not be imported: {failed.report.errors[:3]}"
             ) from None
+        tickets_created = demo_helpdesk.load()
         for slug, views in DEMO_VIEWS.items():
             for article_slug in (slug, f"{slug}-zh"):
                 if article_slug not in known:
                     Article.objects.filter(slug=article_slug).update(view_count=views)
         self.stdout.write(
             f"Demo data: {users_created} user(s) created; articles {report.created} created, "
-            f"{report.updated} updated, {report.unchanged} unchanged."
+            f"{report.updated} updated, {report.unchanged} unchanged; "
+            f"{tickets_created} demo ticket(s) created."
         )
 
     def _users(self) -> int:
