@@ -1,4 +1,13 @@
-"""Tickets REST API (being built)."""
+"""Tickets REST API, mounted at /api/tickets/. Views in tickets/api.py."""
+
+from django.urls import path
+
+from tickets import api
 
 app_name = "tickets-api"
-urlpatterns = []
+
+urlpatterns = [
+    path("", api.TicketListCreateApi.as_view(), name="list"),
+    path("<str:reference>/", api.TicketDetailApi.as_view(), name="detail"),
+    path("<str:reference>/messages/", api.TicketMessageCreateApi.as_view(), name="messages"),
+]

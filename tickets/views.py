@@ -1,12 +1,235 @@
-"""Customer portal views (being built: see the portal work in progress)."""
+"""Customer portal pages: submit a request (with suggested articles), my requests, a request's
+conversation (signed in or through the guest link), attachment downloads. Thin: parse, call
+tickets.portal / tickets.services, render."""
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
+
+from kb.feedback import remember_visitor, visitor_key
+from kb.models import Article
+from kb.search import search
+from tickets import portal, selectors, services
+from tickets.forms import ReplyForm, RequestForm, add_service_errors
+from tickets.models import AuthorKind, Ticket
+
+LIST_PAGE_SIZE = 20
+SUGGESTIONS = 5
+SENT_SESSION_KEY = "tickets:sent"
 
 
-def _todo(*args, **kwargs):
-    return HttpResponse("Not built yet.", status=501)
+def _customer(request: HttpRequest):
+    return services.customer_for_user(user=request.user)
 
 
-request_list = request_new = suggestion_open = request_detail = request_guest = (
-    attachment_download
-) = _todo
+@never_cache
+@login_required
+@require_safe
+def request_list(request: HttpRequest) -> HttpResponse:
+    tickets = selectors.customer_tickets(_customer(request))
+    page = Paginator(tickets, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "tickets/list.html", {"page": page, "crumbs": [{"name": _("My requests")}]}
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_new(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST" and request.GET.get("sent"):
+        sent = _sent_ticket(request)
+        if sent is not None:
+            return render(request, "tickets/sent.html", sent)
+    guest = not request.user.is_authenticated
+    posted = request.method == "POST"
+    form = RequestForm(
+        request.POST if posted else None, request.FILES if posted else None, guest=guest
+    )
+    status = 200
+    if posted and form.is_valid():
+        if guest and not portal.GuestCreateThrottle().allow_request(request, None):
+            form.add_error(
+                None,
+                _("You have sent several requests in a short time. Please try again later."),
+            )
+            status = 429
+        else:
+            key, new_cookie = visitor_key(request)
+            data = form.cleaned_data
+            try:
+                ticket = portal.request_submit(
+                    user=request.user, subject=data["subject"], body=data["body"],
+                    attachments=data["attachments"], email=data.get("email", ""),
+                    name=data.get("name", ""), language=get_language(), visitor_key=key,
+                )  # fmt: skip
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                request.session[SENT_SESSION_KEY] = ticket.pk
+                response = redirect(reverse("tickets:new") + "?sent=1")
+                remember_visitor(response, new_cookie)
+                return response
+    suggestions = []
+    if form.is_bound and form.data.get("subject", "").strip():
+        # Without JavaScript, the suggestions come with the form shown again.
+        query = "".join(ch for ch in form.data["subject"] if ch.isprintable()).strip()[:200]
+        suggestions = search(query, language=get_language(), limit=SUGGESTIONS).hits
+    return render(
+        request,
+        "tickets/new.html",
+        {
+            "form": form,
+            "guest": guest,
+            "suggestions": suggestions,
+            "crumbs": [{"name": _("Submit a request")}],
+        },
+        status=status,
+    )
+
+
+def _sent_ticket(request: HttpRequest) -> dict | None:
+    """The confirmation of the request this browser just submitted."""
+    pk = request.session.get(SENT_SESSION_KEY)
+    ticket = Ticket.objects.filter(pk=pk).select_related("customer").first() if pk else None
+    if ticket is None:
+        return None
+    owner = request.user.is_authenticated and ticket.customer.user_id == request.user.pk
+    return {
+        "ticket": ticket,
+        "ticket_url": ticket.get_absolute_url() if owner else None,
+        "guest_url": None if owner else settings.SITE_URL + ticket.get_guest_url(),
+    }
+
+
+@require_GET
+def suggestion_open(request: HttpRequest, slug: str) -> HttpResponse:
+    """A suggested article opened from the request form: recorded (a deflection unless a
+    request follows), then the article."""
+    article = get_object_or_404(
+        Article.objects.published().only("pk", "slug", "language"), slug=slug
+    )
+    key, new_cookie = visitor_key(request)
+    portal.suggestion_open(
+        visitor_key=key, article_id=article.pk, query=request.GET.get("q", "")[:200]
+    )
+    response = redirect(article.get_absolute_url())
+    remember_visitor(response, new_cookie)
+    return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    customer = _customer(request)
+    ticket = selectors.customer_ticket(customer, reference)
+    if ticket is None:
+        target = portal.customer_merged_ticket(customer, reference)
+        if target is None:
+            raise Http404
+        return redirect(target)
+    return _conversation(request, ticket, guest_key="")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_guest(request: HttpRequest, reference: str, key: str) -> HttpResponse:
+    ticket = portal.guest_ticket(reference, key)
+    if ticket is None:
+        raise Http404
+    if ticket.merged_into_id:
+        target = portal.merged_target(ticket)
+        if target is None:
+            raise Http404
+        return redirect(target.get_guest_url())
+    return _conversation(request, ticket, guest_key=key)
+
+
+def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> HttpResponse:
+    """The thread, the reply form and the solve/reopen buttons, for its owner or a guest."""
+    here = ticket.get_guest_url() if guest_key else ticket.get_absolute_url()
+    crumbs = [{"name": ticket.reference}]
+    if not guest_key:
+        crumbs.insert(0, {"name": _("My requests"), "url": reverse("tickets:list")})
+    form = ReplyForm()
+    if request.method == "POST":
+        action = request.POST.get("action", "reply")
+        if action in ("solve", "reopen"):
+            change = portal.request_mark_solved if action == "solve" else portal.request_reopen
+            try:
+                change(ticket=ticket, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    _("Marked as solved. Thank you!")
+                    if action == "solve"
+                    else _("Reopened. Tell us what is still wrong below."),
+                )
+            return redirect(here)
+        form = ReplyForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                message = services.message_post(
+                    ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=form.cleaned_data["body"],
+                    author=request.user if request.user.is_authenticated else None,
+                    attachments=form.cleaned_data["attachments"],
+                )  # fmt: skip
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                if message.ticket_id != ticket.pk:  # closed: the reply opened a follow-up
+                    follow_up = message.ticket
+                    messages.success(
+                        request,
+                        _("This request was closed, so your reply opened a new one: %(ref)s.")
+                        % {"ref": follow_up.reference},
+                    )
+                    return redirect(
+                        follow_up.get_guest_url() if guest_key else follow_up.get_absolute_url()
+                    )
+                messages.success(request, _("Your reply was sent."))
+                return redirect(f"{here}#message-{message.pk}")
+    return render(
+        request,
+        "tickets/detail.html",
+        {
+            "ticket": ticket,
+            "thread": selectors.thread(ticket, include_internal=False),
+            "form": form,
+            "guest_key": guest_key,
+            "here": here,
+            "crumbs": crumbs,
+            "can_solve": portal.can_solve(ticket),
+            "can_reopen": portal.can_reopen(ticket),
+        },
+    )
+
+
+@require_safe
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
+    attachment = portal.attachment_for_download(
+        pk=pk, user=request.user, key=request.GET.get("key", "")
+    )
+    if attachment is None:
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except (OSError, ValueError):  # the file is gone from storage
+        raise Http404 from None
+    response = FileResponse(handle, content_type=attachment.content_type)
+    response["Content-Disposition"] = portal.content_disposition(attachment.original_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,10 +1,14 @@
 """Customers: one person across channels."""
 
+import logging
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tickets.models import Customer, Event, EventKind, Ticket, Tier
+
+logger = logging.getLogger(__name__)
 
 
 def normalize_email(email: str) -> str:
@@ -59,6 +63,13 @@ def customer_for_user(*, user: AbstractBaseUser) -> Customer:
         guest.name = guest.name or name
         guest.save(update_fields=["user", "name"])
         return guest
+    if email and Customer.objects.active().filter(email__iexact=email).exists():
+        # The address belongs to another login's customer (an email changed later): a customer
+        # without an email is better than two customers sharing one.
+        logger.warning(
+            "Customer for user %s created without email %s: already taken", user.pk, email
+        )
+        email = ""
     return Customer.objects.create(user=user, email=email or None, name=name, tier=default_tier())
 
 

@@ -262,6 +262,9 @@ def _change_status(ticket: Ticket, status: str, actor, now: datetime) -> None:
     elif old in (Status.SOLVED, Status.CLOSED):
         ticket.solved_at = None
         ticket.closed_at = None
+        if actor is not None and not actor.is_staff:
+            # The customer says it is not solved: they are waiting for an answer again.
+            ticket.awaiting_reply_since = ticket.awaiting_reply_since or now
     # The SLA pauses are read from these events, so they carry the time of the change.
     _event(ticket, EventKind.STATUS, actor, at=now, **{"from": old, "to": status})
     if status == Status.SOLVED:

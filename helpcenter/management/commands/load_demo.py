@@ -14,6 +14,7 @@ from helpcenter.roles import AGENTS, MANAGERS, ensure_roles
 from kb import services
 from kb.importing import ImportFailed, import_records, parse_lines
 from kb.models import Article, Category
+from tickets.defaults import ensure_defaults
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
@@ -54,7 +55,9 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        ensure_roles(apps)  # normally made by a migration; a test database flush removes them
+        # Normally made by migrations; a test database flush removes them.
+        ensure_roles(apps)
+        ensure_defaults(apps)
         users_created = self._users()
         for position, (slug, name, name_zh, description, description_zh) in enumerate(CATEGORIES):
             Category.objects.get_or_create(
