@@ -19,7 +19,6 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
@@ -52,6 +51,7 @@ from tickets.api_services import (
 )
 from tickets.models import AuthorKind, Channel, Customer, Ticket
 from tickets.models.tickets import parse_reference
+from tickets.portal import GuestCreateThrottle
 from tickets.services import customer_for_email, customer_for_user, message_post, ticket_update
 
 # --- Who is calling ----------------------------------------------------------------------------
@@ -100,22 +100,6 @@ class SignedInUnlessCreating(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return request.method == "POST" or bool(request.user and request.user.is_authenticated)
-
-
-class GuestCreateThrottle(SimpleRateThrottle):
-    """Tickets opened without signing in, per client address: REST_FRAMEWORK's
-    ticket_guest_create rate. Signed-in callers are not throttled here."""
-
-    scope = "ticket_guest_create"
-
-    def get_rate(self) -> str | None:
-        # Read when the throttle is made, not at import, so a changed setting applies (tests).
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def get_cache_key(self, request, view) -> str | None:
-        if request.method != "POST" or request.user.is_authenticated:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class IdempotencyKeyReused(exceptions.APIException):

@@ -111,8 +111,8 @@ def content_disposition(name: str) -> str:
 
 class GuestCreateThrottle(SimpleRateThrottle):
     """Tickets created without signing in, per client address (REST_FRAMEWORK's
-    ticket_guest_create rate). Same scope and cache key as the API's throttle, so the request
-    form and the API share one budget per address."""
+    ticket_guest_create rate), for the request form and the API alike: one budget per address.
+    Signed-in callers and reads are not throttled here."""
 
     scope = "ticket_guest_create"
 
@@ -120,7 +120,9 @@ class GuestCreateThrottle(SimpleRateThrottle):
         # Read when the throttle is made, not at import, so a changed setting applies (tests).
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
-    def get_cache_key(self, request, view) -> str:
+    def get_cache_key(self, request, view) -> str | None:
+        if request.method != "POST" or request.user.is_authenticated:
+            return None
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 

@@ -9,7 +9,9 @@ SCHEDULES = {
     "tickets: SLA sweep": ("tickets.tasks.sla_sweep", 1),
     "tickets: retry notifications": ("tickets.tasks.notifications_retry", 1),
     "tickets: close solved tickets": ("tickets.tasks.tickets_close_solved", 60),
+    "tickets: forget old idempotency keys": ("tickets.tasks.idempotency_keys_expire", 24 * 60),
 }
+IDEMPOTENCY_KEY_DAYS = 30
 
 
 def sla_sweep() -> str:
@@ -23,6 +25,16 @@ def notifications_retry() -> int:
 
 def tickets_close_solved() -> int:
     return services.tickets_close_solved()
+
+
+def idempotency_keys_expire() -> int:
+    """A client retries within minutes; after a month a key only takes space."""
+    from datetime import timedelta
+
+    from tickets.models import IdempotencyKey
+
+    cutoff = timezone.now() - timedelta(days=IDEMPOTENCY_KEY_DAYS)
+    return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
 def ticket_auto_assign(ticket_id: int) -> None:

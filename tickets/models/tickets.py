@@ -178,6 +178,12 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         indexes = [
+            # The queue order (in_queue_order); on PostgreSQL an ascending index already keeps
+            # NULLs last, so the first page of the queue is an index scan.
+            models.Index(
+                fields=["next_due_at", "lane", "priority", "created_at", "id"],
+                name="tickets_queue_order_idx",
+            ),
             models.Index(fields=["status", "next_due_at"], name="tickets_queue_idx"),
             models.Index(fields=["assignee", "status"], name="tickets_assignee_idx"),
             models.Index(fields=["team", "status"], name="tickets_team_idx"),

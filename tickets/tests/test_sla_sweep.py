@@ -109,3 +109,15 @@ def test_standard_tickets_are_not_starved_once_their_deadline_is_nearer(db):
     vip = ticket(CustomerFactory(tier=tier("vip")))
     # a standard chat waiting 10 minutes is long past due: it comes before the new VIP ticket
     assert list(Ticket.objects.active().in_queue_order())[:2] == [old_standard, vip]
+
+
+def test_old_idempotency_keys_are_forgotten(db):
+    from tickets.models import IdempotencyKey
+    from tickets.tasks import idempotency_keys_expire
+
+    t = ticket()
+    old = IdempotencyKey.objects.create(scope="user:1", key="a", request_hash="x", ticket=t)
+    IdempotencyKey.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    IdempotencyKey.objects.create(scope="user:1", key="b", request_hash="y", ticket=t)
+    assert idempotency_keys_expire() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["b"]
