@@ -1,12 +1,16 @@
 """Public, read-only knowledge-base API (plus feedback). Thin: parse, call, serialize."""
 
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kb import selectors, services
+from kb import page_cache, selectors, services
 from kb.feedback import FeedbackThrottle, remember_visitor, visitor_key
 from kb.models import Article, Category, Language
 from kb.search import search
@@ -164,23 +168,34 @@ class SearchApi(APIView):
         params = self.Input(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        result = search(
-            data["q"], language=data.get("language"), limit=data["limit"], prefix=data["suggest"]
-        )
-        if result.is_weak and not data["suggest"]:
-            services.search_gap_record(
-                query=data["q"],
+        # Search-as-you-type asks the same prefixes again and again: answers are cached until
+        # the knowledge base changes (the page-cache generation) or for a minute.
+        digest = hashlib.sha1(repr(sorted(data.items())).encode(), usedforsecurity=False)
+        key = f"kb:search:{page_cache.generation()}:{digest.hexdigest()}"
+        body = cache.get(key)
+        if body is None:
+            result = search(
+                data["q"],
                 language=data.get("language"),
-                result_count=len(result),
-                best_confidence=result.best_confidence,
+                limit=data["limit"],
+                prefix=data["suggest"],
             )
-        return Response(
-            {
+            body = {
                 "query": result.query,
                 "corrected_query": result.corrected_query,
                 "results": self.HitOut(result.hits, many=True).data,
+                "_weak": result.is_weak,
+                "_best": result.best_confidence,
             }
-        )
+            cache.set(key, body, settings.KB_PAGE_CACHE_SECONDS)
+        if body["_weak"] and not data["suggest"]:
+            services.search_gap_record(
+                query=data["q"],
+                language=data.get("language"),
+                result_count=len(body["results"]),
+                best_confidence=body["_best"],
+            )
+        return Response({k: v for k, v in body.items() if not k.startswith("_")})
 
 
 class FeedbackApi(APIView):

@@ -182,7 +182,13 @@ class Article(models.Model):
                 ),
             ),
         ]
-        indexes = [models.Index(fields=["status", "language", "category"])]
+        indexes = [
+            models.Index(fields=["status", "language", "category"]),
+            # "Popular articles" on every home page, flat however large the knowledge base.
+            models.Index(
+                fields=["status", "language", "-view_count"], name="kb_article_popular_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -125,15 +125,18 @@ class SqliteFts:
             parts[-1] += "*"
             parts += [f'"{stub}"*' for stub in _prefix_stubs(terms[-1])]
         match = " OR ".join(parts)
+        # Filter through the article index ("+" keeps SQLite from driving the query by it)
+        # instead of joining kb_article, whose rows must be read past their large bodies.
         sql = (
             f"SELECT f.rowid, bm25({SQLITE_FTS_TABLE}, {', '.join(map(str, WEIGHTS))}) AS rank "
-            f"FROM {SQLITE_FTS_TABLE} f JOIN kb_article a ON a.id = f.rowid "
-            f"WHERE {SQLITE_FTS_TABLE} MATCH %s AND a.status = %s"
+            f"FROM {SQLITE_FTS_TABLE} f WHERE {SQLITE_FTS_TABLE} MATCH %s "
+            "AND +f.rowid IN (SELECT id FROM kb_article WHERE status = %s"
         )
         params: list = [match, Article.Status.PUBLISHED]
         if language:
-            sql += " AND a.language = %s"
+            sql += " AND language = %s"
             params.append(language)
+        sql += ")"
         sql += " ORDER BY rank LIMIT %s"
         params.append(limit)
         with connection.cursor() as cursor:

@@ -89,7 +89,7 @@ class _Document:
 
     @staticmethod
     def _stems(segmented: str) -> set[str]:
-        return {text.stem(t) for t in segmented.split() if t}
+        return {text.stem(t) for t in set(segmented.split())}
 
     def has(self, term: str, *, head_only: bool, prefix: bool) -> bool:
         stems = self.head if head_only else self.all

@@ -11,8 +11,9 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max
+from django.db.models import Max
 
+from kb import page_cache
 from kb.models import Article, SearchDocument
 from kb.search import text
 
@@ -85,9 +86,10 @@ _cached: dict = {"stamp": None, "vocabulary": None}
 
 
 def current_vocabulary() -> Vocabulary:
-    stamp = tuple(
-        SearchDocument.objects.aggregate(n=Count("pk"), latest=Max("updated_at")).values()
-    )
+    # Fresh when no document changed (latest update time, from its index) and nothing was
+    # deleted (deletes bump the page-cache generation); a COUNT(*) would scan every document.
+    latest = SearchDocument.objects.aggregate(latest=Max("updated_at"))["latest"]
+    stamp = (latest, page_cache.generation())
     if _cached["stamp"] != stamp:
         rows = SearchDocument.objects.filter(article__status=Article.Status.PUBLISHED).values_list(
             "title", "questions", "extras"

@@ -229,3 +229,23 @@ def test_unknown_api_urls_get_json_404(client, db):
 def test_api_is_read_only_for_the_public(client, shop_kb):
     assert client.post("/api/kb/articles/", {}, content_type="application/json").status_code == 405
     assert client.delete("/api/kb/articles/refund-time/").status_code == 405
+
+
+def test_repeated_searches_are_answered_from_cache_until_the_kb_changes(
+    client, shop_kb, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kb import services
+
+    params = {"q": "refund", "suggest": "1"}
+    first = client.get("/api/kb/search/", params).json()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/kb/search/", params).json() == first
+    assert len(queries) == 0
+    article = shop_kb["refund-time"]
+    article.title = "Refund timing"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_save(article=article)
+    assert client.get("/api/kb/search/", params).json()["results"][0]["title"] == "Refund timing"
