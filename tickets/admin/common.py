@@ -1,0 +1,116 @@
+"""Shared pieces of the tickets admin: capped pagination, action pages, badges."""
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.template.response import TemplateResponse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from tickets import workspace
+from tickets.models import (
+    Customer,
+    Ticket,
+)
+
+# Rows an action may touch at once; bigger selections are refused with a message.
+ACTION_LIMIT = 500
+
+
+class CappedPaginator(Paginator):
+    """Counts at most CAP rows (COUNT over a LIMITed subquery), so a list page costs the same
+    at 100,000 rows as at 100. ``capped`` tells the templates to show "10,000+"."""
+
+    CAP = 10_000
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        # order_by(): a count does not need the queue order, and sorting first costs a full scan.
+        counted = self.object_list.order_by()[: self.CAP + 1].count()
+        self.capped = counted > self.CAP
+        return counted
+
+
+class QueuePaginator(CappedPaginator):
+    """Fetches a page in two steps: the page's ids from the ticket rows alone, then those rows
+    with their joins. When a filter keeps the queue-order index from serving the sort (mine,
+    unassigned, a team), sorting narrow rows is about twice as fast at 100,000 tickets, and a
+    deep page costs what the first one does (measured on SQLite)."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in self.object_list.order_by().filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+class ActionSelectionMixin:
+    """A tampered selection (ids that are not numbers, or too big for the database) is dropped
+    instead of ending in a 500."""
+
+    def response_action(self, request, queryset):
+        name = admin.helpers.ACTION_CHECKBOX_NAME
+        selected = request.POST.getlist(name)
+        valid = [pk for pk in selected if pk.isdigit() and len(pk) <= 18]
+        if valid != selected:
+            request.POST = request.POST.copy()
+            request.POST.setlist(name, valid)
+        return super().response_action(request, queryset)
+
+
+# --- Ticket list filters ---------------------------------------------------------------------
+
+
+def customer_label(customer: Customer) -> str:
+    tier = customer.tier
+    return format_html(
+        '{} <span class="hc-tier hc-tier--{}">{}</span>',
+        customer,
+        "vip" if tier.is_vip else "standard",
+        tier.name,
+    )
+
+
+def sla_badge(ticket: Ticket) -> str:
+    countdown = workspace.sla_countdown(ticket)
+    labels = {
+        workspace.SlaState.OK: _("On track"),
+        workspace.SlaState.WARNING: _("Warning"),
+        workspace.SlaState.BREACHED: _("Breached"),
+    }
+    if countdown.state == workspace.SlaState.NONE:
+        return format_html(
+            '<span class="hc-sla hc-sla--none">{}</span>',
+            _("Paused") if ticket.is_paused else "–",
+        )
+    return format_html(
+        '<span class="hc-sla hc-sla--{}" title="{}">{} <small>{}</small></span>',
+        countdown.state,
+        ticket.next_due_at.isoformat() if ticket.next_due_at else "",
+        labels[countdown.state],
+        countdown.text,
+    )
+
+
+def action_page(model_admin, request, *, action: str, title, objects, form) -> TemplateResponse:
+    """The intermediate page of an action that needs a choice (the selection rides along)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "objects": objects,
+        "form": form,
+        "action": action,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/tickets/action_form.html", context)
+
+
+# --- Customers ---------------------------------------------------------------------------------
