@@ -111,7 +111,7 @@ class SLAPolicy(models.Model):
         help_text=_("Empty: the clock runs 24/7."),
     )
     warn_at_percent = models.PositiveSmallIntegerField(
-        _("warn at (% of target)"), default=75,
+        _("warn at (percent of target)"), default=75,
         help_text=_("Warn the assignee when this share of the target has elapsed."),
     )  # fmt: skip
     escalate_to_priority = models.PositiveSmallIntegerField(

@@ -22,7 +22,7 @@ class CannedReply(models.Model):
     )
     set_status = models.CharField(
         _("then set status to"), max_length=10, blank=True,
-        choices=[("open", _("Open")), ("pending", _("Pending")), ("on_hold", _("On hold")),
+        choices=[("open", _("Open")), ("pending", _("Pending (waiting on customer)")), ("on_hold", _("On hold")),
                  ("solved", _("Solved"))],
     )  # fmt: skip
     is_active = models.BooleanField(_("active"), default=True)

@@ -363,7 +363,7 @@ class Notification(models.Model):
     """One email to one recipient about one fact; the dedupe key makes sending idempotent."""
 
     class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", _("Waiting to be sent")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
