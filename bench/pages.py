@@ -4,8 +4,9 @@
 
 Serves the project (settings bench.settings = the real settings + /bench/bare/, DEBUG off,
 static files collected into the temp var dir, demo data loaded) with
-  * uvicorn, 2 ASGI workers (what `make run` / `manage.py serve` uses), and
-  * gunicorn, 2 sync WSGI workers (HTTP could be split from WebSocket in production),
+  * uvicorn, 2 ASGI workers (what `make run` / `manage.py serve` uses), CONN_MAX_AGE=0, and
+  * gunicorn, 2 sync WSGI workers (HTTP could be split from WebSocket in production) with
+    persistent database connections (CONN_MAX_AGE=60, as docs/deployment.md advises),
 both running at once, and loads each URL with `wrk -t2 -c32 -d10s` (BENCH_WRK_DURATION) after
 a 2 s warm-up. The runs are interleaved: BENCH_ROUNDS rounds (default 3); in each, every server
 runs its bare view and then its pages (rotated order); the tables show medians over rounds,
@@ -59,6 +60,7 @@ def parse_wrk(output: str) -> dict:
         "p50": latency("50"),
         "p99": latency("99"),
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "timeouts": int(errors.group(4)) if errors else 0,
         # read errors are connection closes: normal for gunicorn's sync workers (no keep-alive)
         "errors": (int(errors.group(1)) + int(errors.group(3)) + int(errors.group(4)))
         if errors
@@ -66,9 +68,10 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def wrk(url: str, seconds: int) -> dict:
+def wrk(url: str, seconds: int, extra: tuple[str, ...] = ()) -> dict:
+    """One wrk run; ``extra``: more arguments (``-H "Cookie: ..."``, ``-s script.lua``)."""
     result = subprocess.run(
-        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,
@@ -136,6 +139,47 @@ class Server:
         self.log.close()
 
 
+# Persistent database connections for the WSGI workers only (docs/deployment.md): under ASGI
+# every request runs on a new thread, so a kept connection would never be reused.
+SERVERS = (
+    ("uvicorn, 2 ASGI workers", "0", lambda python, port: [
+        python, "-m", "uvicorn", "helpcenter.asgi:application", "--workers", "2",
+        "--lifespan", "off", "--log-level", "warning",
+        "--host", "127.0.0.1", "--port", str(port)]),
+    ("gunicorn, 2 sync WSGI workers", "60", lambda python, port: [
+        python, "-m", "gunicorn", "helpcenter.wsgi", "-w", "2",
+        "-b", f"127.0.0.1:{port}", "--log-level", "warning"]),
+)  # fmt: skip
+
+
+def start_servers() -> list[Server]:
+    """Both servers on the benchmark's database (bench.settings, DEBUG off), ready to load.
+    The caller stops them (``server.stop()``), also when this raises."""
+    python = str(Path(sys.executable))
+    servers = []
+    try:
+        for label, conn_max_age, command in SERVERS:
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "DEBUG": "0",
+                "CONN_MAX_AGE": conn_max_age,
+            }
+            port = free_port()
+            servers.append(Server(label, command(python, port), port, env))
+        for server in servers:
+            server.wait_ready()
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def server_note() -> str:
+    return "; ".join(f"{label}: CONN_MAX_AGE={age}" for label, age, _ in SERVERS)
+
+
 def prepare_site() -> str:
     """Migrate, load the demo data, collect static files; return an English article's slug."""
     from django.core.management import call_command
@@ -181,7 +225,7 @@ def main() -> int:
         f"wrk -t{THREADS} -c{CONNECTIONS} -d{duration}s, {rounds} interleaved rounds (median "
         f"shown), 2 s warm-up per URL; DEBUG={settings.DEBUG}; cache: "
         f"{settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, "
-        f"KB_PAGE_CACHE_SECONDS={settings.KB_PAGE_CACHE_SECONDS}\n"
+        f"KB_PAGE_CACHE_SECONDS={settings.KB_PAGE_CACHE_SECONDS}; {server_note()}\n"
     )
     urls = [
         ("bare Django view", "/bench/bare/"),
@@ -189,23 +233,9 @@ def main() -> int:
         ("article", f"/en/articles/{slug}/"),
         ("search API", "/api/kb/search/?q=refund"),
     ]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "0"}
-    python = str(Path(sys.executable))
     servers = []
     try:
-        for label, command in (
-            ("uvicorn, 2 ASGI workers", lambda port: [
-                python, "-m", "uvicorn", "helpcenter.asgi:application", "--workers", "2",
-                "--lifespan", "off", "--log-level", "warning",
-                "--host", "127.0.0.1", "--port", str(port)]),
-            ("gunicorn, 2 sync WSGI workers", lambda port: [
-                python, "-m", "gunicorn", "helpcenter.wsgi", "-w", "2",
-                "-b", f"127.0.0.1:{port}", "--log-level", "warning"]),
-        ):  # fmt: skip
-            port = free_port()
-            servers.append(Server(label, command(port), port, env))
-        for server in servers:
-            server.wait_ready()
+        servers = start_servers()
         sizes = {}
         for server in servers:
             for name, path in urls:

@@ -33,7 +33,10 @@ def enqueue(func_path: str, *args) -> None:
         else:
             from django_q.tasks import async_task
 
-            async_task(func_path, *args)
+            # Inside atomic(), django-q2's ORM broker cannot close this request's database
+            # connection behind its back (which would cost a reconnect per enqueued task).
+            with transaction.atomic():
+                async_task(func_path, *args)
     except Exception:
         logger.exception("Could not run or enqueue %s%r", func_path, args)
 

@@ -4,8 +4,8 @@
 2. Score each candidate's **confidence** in [0, 1]: how much of the query its title and
    alternate questions cover, how much the whole article covers, and how closely its best
    phrasing matches the query. The final order blends the engine's relevance with it.
-3. When a query word matched nothing, correct it against the index vocabulary (typos) and
-   search again; a corrected result carries a lower confidence.
+3. Before ranking, a query word found in no article is corrected against the vocabulary of
+   the index (typos); a corrected result carries a lower confidence.
 
 Confidence is what the bot will use to decide between answering, offering options and handing
 over; ``CONFIDENT`` and ``WEAK`` below are the defaults the pages use.
@@ -197,13 +197,6 @@ def _rank(terms: list[str], *, language: str | None, limit: int, prefix: bool) -
     return ranked
 
 
-def _unmatched_terms(terms: list[str], ranked: list[_Candidate]) -> list[str]:
-    matched = set()
-    for candidate in ranked:
-        matched |= {t for t in terms if candidate.document.has(t, head_only=False, prefix=False)}
-    return [t for t in terms if t not in matched]
-
-
 def search(
     query: str, *, language: str | None = None, limit: int = 10, prefix: bool = False
 ) -> SearchResult:
@@ -217,21 +210,16 @@ def search(
     terms = text.query_terms(query)
     if not terms:
         return result
-    ranked = _rank(terms, language=language, limit=limit, prefix=prefix)
-    used_terms = terms
-    unmatched = _unmatched_terms(terms, ranked)
-    if prefix and unmatched and unmatched[-1] == terms[-1]:
-        unmatched = unmatched[:-1]  # an unfinished word is not a typo yet
-    fixes = spelling.corrections(unmatched) if unmatched else {}
+    # Correct unknown words first (an unfinished last word is not a typo yet), so that every
+    # query is ranked once.
+    fixes = spelling.corrections(terms[:-1] if prefix else terms)
+    used_terms = [fixes.get(t, t) for t in terms]
+    ranked = _rank(used_terms, language=language, limit=limit, prefix=prefix)
     if fixes:
-        corrected_terms = [fixes.get(t, t) for t in terms]
-        corrected = _rank(corrected_terms, language=language, limit=limit, prefix=prefix)
-        for candidate in corrected:
+        for candidate in ranked:
             candidate.score = round(candidate.score * CORRECTION_PENALTY, 4)
             candidate.confidence = round(candidate.confidence * CORRECTION_PENALTY, 4)
-        if corrected and (not ranked or corrected[0].confidence > ranked[0].confidence):
-            ranked, used_terms = corrected, corrected_terms
-            result.corrected_query = " ".join(fixes.get(w, w) for w in query.lower().split())
+        result.corrected_query = " ".join(fixes.get(w, w) for w in query.lower().split())
     for candidate in ranked[:limit]:
         article = candidate.article
         result.hits.append(

@@ -1,10 +1,10 @@
 """Typo tolerance: correct query words against the words of the published articles.
 
-The vocabulary (words of titles, alternate questions, summaries, tags and category names) is
-built in Python from the search documents, so both database engines behave the same; it is
-rebuilt only when the documents change (checked with one cheap aggregate query, and only for
-queries that have a word the index did not match). Candidates come from a symmetric-delete
-index (SymSpell's idea): a word and every one-letter deletion of it.
+Words found in any article (bodies included) are never corrected; others are corrected to a
+word of the titles, alternate questions, summaries, tags or category names. The vocabulary is
+built in Python from the search documents, so both database engines behave the same, and
+rebuilt only when the documents change (checked with one indexed MAX query). Candidates come
+from a symmetric-delete index (SymSpell's idea): a word and every one-letter deletion of it.
 """
 
 import threading
@@ -47,27 +47,32 @@ def max_distance(word: str) -> int:
 
 @dataclass
 class Vocabulary:
-    frequency: Counter = field(default_factory=Counter)
+    frequency: Counter = field(default_factory=Counter)  # correction targets: head words
     by_delete: dict[str, set[str]] = field(default_factory=dict)
+    known_stems: set[str] = field(default_factory=set)  # every word of every article
 
     @classmethod
-    def build(cls, texts) -> "Vocabulary":
+    def build(cls, texts, body_texts=()) -> "Vocabulary":
         vocabulary = cls()
         for chunk in texts:
             for token in (chunk or "").split():
                 if len(token) >= MIN_WORD_LENGTH and token.isascii() and token.isalpha():
                     vocabulary.frequency[token] += 1
+        vocabulary.known_stems = {text.stem(word) for word in vocabulary.frequency}
+        for chunk in body_texts:
+            vocabulary.known_stems.update(text.stem(t) for t in set((chunk or "").split()))
         for word in vocabulary.frequency:
             for key in _deletes(word) | {word}:
                 vocabulary.by_delete.setdefault(key, set()).add(word)
         return vocabulary
 
     def __contains__(self, word: str) -> bool:
-        return word in self.frequency
+        """Whether some article has this word (in any form the index stems alike)."""
+        return word in self.frequency or text.stem(word) in self.known_stems
 
     def correct(self, word: str) -> str | None:
         """The closest known word within the allowed distance (most frequent on a tie)."""
-        if len(word) < MIN_WORD_LENGTH or not word.isascii() or word in self.frequency:
+        if len(word) < MIN_WORD_LENGTH or not word.isascii() or word in self:
             return None
         candidates: set[str] = set()
         for key in _deletes(word) | {word}:
@@ -91,11 +96,11 @@ def current_vocabulary() -> Vocabulary:
     latest = SearchDocument.objects.aggregate(latest=Max("updated_at"))["latest"]
     stamp = (latest, page_cache.generation())
     if _cached["stamp"] != stamp:
-        rows = SearchDocument.objects.filter(article__status=Article.Status.PUBLISHED).values_list(
-            "title", "questions", "extras"
-        )
+        published = SearchDocument.objects.filter(article__status=Article.Status.PUBLISHED)
+        rows = published.values_list("title", "questions", "extras")
         vocabulary = Vocabulary.build(
-            chunk for row in rows.iterator(chunk_size=2000) for chunk in row
+            (chunk for row in rows.iterator(chunk_size=2000) for chunk in row),
+            published.values_list("body", flat=True).iterator(chunk_size=2000),
         )
         with _lock:
             _cached.update(stamp=stamp, vocabulary=vocabulary)

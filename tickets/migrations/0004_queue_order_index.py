@@ -5,15 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0003_roles'),
+        ("tickets", "0003_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['next_due_at', 'lane', 'priority', 'created_at', 'id'], name='tickets_queue_order_idx'),
+            model_name="ticket",
+            index=models.Index(
+                fields=["next_due_at", "lane", "priority", "created_at", "id"],
+                name="tickets_queue_order_idx",
+            ),
         ),
     ]

@@ -4,25 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0004_queue_order_index'),
+        ("tickets", "0004_queue_order_index"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='cannedreply',
-            name='set_status',
-            field=models.CharField(blank=True, choices=[('open', 'Open'), ('pending', 'Pending (waiting on customer)'), ('on_hold', 'On hold'), ('solved', 'Solved')], max_length=10, verbose_name='then set status to'),
+            model_name="cannedreply",
+            name="set_status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("open", "Open"),
+                    ("pending", "Pending (waiting on customer)"),
+                    ("on_hold", "On hold"),
+                    ("solved", "Solved"),
+                ],
+                max_length=10,
+                verbose_name="then set status to",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='state',
-            field=models.CharField(choices=[('pending', 'Waiting to be sent'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10),
+            model_name="notification",
+            name="state",
+            field=models.CharField(
+                choices=[("pending", "Waiting to be sent"), ("sent", "Sent"), ("failed", "Failed")],
+                default="pending",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='slapolicy',
-            name='warn_at_percent',
-            field=models.PositiveSmallIntegerField(default=75, help_text='Warn the assignee when this share of the target has elapsed.', verbose_name='warn at (percent of target)'),
+            model_name="slapolicy",
+            name="warn_at_percent",
+            field=models.PositiveSmallIntegerField(
+                default=75,
+                help_text="Warn the assignee when this share of the target has elapsed.",
+                verbose_name="warn at (percent of target)",
+            ),
         ),
     ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -139,19 +139,22 @@ def sla_sweep(*, now: datetime | None = None, batch_size: int = 200) -> SweepRep
 
     now = now or timezone.now()
     report = SweepReport()
-    last_pk = 0
+    due = Ticket.objects.filter(sla_check_at__lte=now).order_by("sla_check_at", "pk")
+    after = None  # keyset pagination along tickets_sla_check_idx
     while True:
+        page = due
+        if after is not None:
+            page = due.filter(
+                Q(sla_check_at__gt=after[0]) | Q(sla_check_at=after[0], pk__gt=after[1])
+            )
         batch = list(
-            Ticket.objects.filter(sla_check_at__lte=now, pk__gt=last_pk)
-            .select_related("sla_policy")
-            .order_by("pk")
-            .only(
+            page.select_related("sla_policy").only(
                 "pk", "priority", "sla_clocks", "sla_check_at", "sla_policy__escalate_to_priority"
             )[:batch_size]
         )
         if not batch:
             return report
-        last_pk = batch[-1].pk
+        after = (batch[-1].sla_check_at, batch[-1].pk)
         for ticket in batch:
             report.checked += 1
             with transaction.atomic():
