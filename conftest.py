@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.utils import translation
 
 from helpcenter.roles import AGENTS, MANAGERS
 
@@ -17,8 +18,10 @@ def _isolated_state(settings):
     settings.KB_VIEW_FLUSH_SECONDS = 0  # write view counts at once, so tests can read them
     settings.TASKS_EAGER = True  # enqueued tasks run in-process (after commit, as in production)
     cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)  # a request in one test must not leak its language
     yield
     cache.clear()
+    translation.deactivate()
 
 
 def _staff(django_user_model, username: str, group: str | None, **extra):

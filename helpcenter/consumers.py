@@ -15,3 +15,12 @@ class PingConsumer(AsyncJsonWebsocketConsumer):
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
         except ValueError:  # not JSON
             await self.send_json({"type": "error", "code": "invalid_json", "message": "Send JSON."})
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any other /ws/ path: a clear close code instead of a server error at the handshake."""
+
+    async def connect(self):
+        await self.accept()
+        await self.send_json({"type": "error", "code": "not_found", "message": "No such socket."})
+        await self.close(code=4404)

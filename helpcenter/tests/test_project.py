@@ -80,6 +80,15 @@ async def test_websocket_stack_answers_and_checks_the_origin():
     assert (await good.receive_json_from())["code"] == "invalid_json"
     await good.disconnect()
 
+    unknown = WebsocketCommunicator(
+        application, "/ws/nope/", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    connected, _ = await unknown.connect()
+    assert connected
+    assert (await unknown.receive_json_from())["code"] == "not_found"
+    assert (await unknown.receive_output())["code"] == 4404
+    await unknown.wait()
+
     evil = WebsocketCommunicator(
         application, "/ws/ping/", headers=[(b"origin", b"http://evil.example")]
     )

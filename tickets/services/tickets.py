@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tickets import detection, notifications, routing
@@ -242,7 +242,9 @@ def _can_reopen(ticket: Ticket, now: datetime) -> bool:
 
 
 def _follow_up_subject(ticket: Ticket) -> str:
-    prefix = _("Follow-up to %(reference)s: ") % {"reference": ticket.reference}
+    # Stored text, read by the customer: in their language, not the caller's.
+    with translation.override(ticket.customer.language):
+        prefix = _("Follow-up to %(reference)s: ") % {"reference": ticket.reference}
     return (prefix + ticket.subject)[:200]
 
 
