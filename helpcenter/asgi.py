@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, WebSocket through origin and auth checks to Channels."""
+"""ASGI entry point: HTTP goes to Django; WebSocket through the session/auth middleware to the
+routes of helpcenter/routing.py, each of which checks the Origin header."""
 
 import os
 
@@ -10,15 +11,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from helpcenter.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Each route checks the Origin header itself (helpcenter/routing.py).
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

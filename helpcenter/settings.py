@@ -55,6 +55,8 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Other sites that embed the chat widget (origins like https://shop.example.com).
+CHAT_ALLOWED_ORIGINS = env_list("CHAT_ALLOWED_ORIGINS")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env("SITE_NAME", "Lumen Market Help Center")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", "support@example.com")

@@ -8,6 +8,7 @@ from tickets.models.tickets import (
     Attachment,
     AuthorKind,
     Channel,
+    ChatPhase,
     Event,
     EventKind,
     IdempotencyKey,
@@ -22,7 +23,7 @@ from tickets.models.tickets import (
 
 __all__ = [
     "AgentProfile", "AgentStatus", "Attachment", "AuthorKind", "BusinessHours", "Calendar",
-    "CannedReply", "Channel", "Customer", "EmpatheticOpening", "Event", "EventKind", "Holiday",
+    "CannedReply", "Channel", "ChatPhase", "Customer", "EmpatheticOpening", "Event", "EventKind", "Holiday",
     "IdempotencyKey", "Lane", "LexiconEntry", "Message", "Notification", "Priority", "RoutingMode",
     "SLAPolicy", "Segment", "Skill", "Status", "SuggestionView", "Team", "Ticket", "Tier",
     "UrgencyRule",

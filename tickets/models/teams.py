@@ -87,6 +87,9 @@ class AgentProfile(models.Model):
     capacity = models.PositiveIntegerField(
         _("capacity"), default=20, help_text=_("Most open tickets assigned at once.")
     )
+    chat_capacity = models.PositiveIntegerField(
+        _("chat capacity"), default=3, help_text=_("Most live chats at once.")
+    )
     last_assigned_at = models.DateTimeField(_("last assigned"), null=True, blank=True)
 
     class Meta:

@@ -47,6 +47,15 @@ class Lane(models.IntegerChoices):
     STANDARD = 2, _("Standard")
 
 
+class ChatPhase(models.TextChoices):
+    """Where a live chat stands (empty for other channels)."""
+
+    BOT = "bot", _("With the bot")
+    QUEUED = "queued", _("Waiting for an agent")
+    AGENT = "agent", _("With an agent")
+    ENDED = "ended", _("Ended")
+
+
 class TicketQuerySet(models.QuerySet):
     def active(self):
         """Not solved or closed: the work still to do."""
@@ -131,6 +140,12 @@ class Ticket(models.Model):
     access_key = models.CharField(
         max_length=40, unique=True, default=new_access_key, editable=False
     )
+    # Live chat: the conversation's phase, when it was handed to a person and when one joined.
+    chat_phase = models.CharField(
+        _("chat"), max_length=10, choices=ChatPhase.choices, blank=True, default="", editable=False
+    )
+    handed_off_at = models.DateTimeField(_("handed off"), null=True, blank=True, editable=False)
+    agent_joined_at = models.DateTimeField(_("agent joined"), null=True, blank=True, editable=False)
 
     # Times default to now but can be given, so that imports and tests state when things happened.
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
@@ -187,6 +202,11 @@ class Ticket(models.Model):
                 name="tickets_queue_order_idx",
             ),
             models.Index(fields=["status", "next_due_at"], name="tickets_queue_idx"),
+            models.Index(
+                fields=["chat_phase", "team"],
+                name="tickets_live_chat_idx",
+                condition=Q(chat_phase__in=["queued", "agent"]),
+            ),
             models.Index(fields=["assignee", "status"], name="tickets_assignee_idx"),
             models.Index(fields=["team", "status"], name="tickets_team_idx"),
             models.Index(fields=["customer", "created_at"], name="tickets_customer_idx"),
@@ -249,6 +269,8 @@ class Message(models.Model):
     is_internal = models.BooleanField(_("internal note"), default=False)
     # Set by chat clients so that a resend after a reconnect is stored once.
     client_id = models.CharField(max_length=64, blank=True, default="")
+    # Bot answers: {"articles": [{"slug", "title", "url"}], "options": [...]}.
+    data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("sent"), default=timezone.now, db_index=True)
 
     objects = MessageQuerySet.as_manager()

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from tickets import sla
 from tickets.models import BusinessHours, Event, EventKind, Holiday, SLAPolicy, Ticket
-from tickets.models.tickets import PAUSED_STATUSES, Status
+from tickets.models.tickets import PAUSED_STATUSES, ChatPhase, Status
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +86,19 @@ def ticket_apply_sla(
     now = now or timezone.now()
     policy = select_policy(ticket, active_policies() if policies is None else policies)
     ticket.sla_policy = policy
-    if policy is None or ticket.status == Status.CLOSED:
+    # A live chat owes a person's reply only from the moment it is handed to one; while the bot
+    # handles it no clock runs.
+    start = ticket.handed_off_at or ticket.created_at or now
+    if ticket.chat_phase == ChatPhase.BOT:
+        start = None
+    if policy is None or ticket.status == Status.CLOSED or start is None:
         _store(ticket, sla.Deadlines(), now)
         return
     deadlines = sla.compute_deadlines(
         targets=targets_for(policy),
         schedule=schedule_for(policy),
         pauses=ticket_pauses(ticket, now=now),
-        created_at=ticket.created_at or now,
+        created_at=start,
         first_responded_at=ticket.first_responded_at,
         awaiting_reply_since=ticket.awaiting_reply_since,
         resolved_at=ticket.solved_at if ticket.status in (Status.SOLVED, Status.CLOSED) else None,

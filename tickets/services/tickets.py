@@ -19,6 +19,7 @@ from tickets.models import (
     Attachment,
     AuthorKind,
     Channel,
+    ChatPhase,
     Customer,
     Event,
     EventKind,
@@ -100,10 +101,14 @@ def ticket_create(
     priority: int | None = None,
     actor: User | None = None,
     follow_up_of: Ticket | None = None,
+    live_chat: bool = False,
+    client_id: str = "",
     now: datetime | None = None,
 ) -> Ticket:
     """Open a ticket with the customer's first message. Priority comes from urgency detection
-    unless staff set it; the lane is fixed from the customer's tier now."""
+    unless staff set it; the lane is fixed from the customer's tier now. A ``live_chat`` ticket
+    starts with the bot: no "received" email, no routing and no SLA clock until it is handed
+    to a person (tickets.chat)."""
     now = now or timezone.now()
     subject = _clean_text(subject, limit=200, field="subject")
     body = _clean_text(body, limit=MAX_BODY, field="body")
@@ -121,14 +126,16 @@ def ticket_create(
         urgency_score=found.score,
         awaiting_reply_since=now,
         follow_up_of=follow_up_of,
+        chat_phase=ChatPhase.BOT if live_chat else "",
     )
     ticket.created_at = ticket.updated_at = now
     ticket_apply_sla(ticket, now=now)
     ticket.full_clean(exclude=["customer", "sla_policy", "follow_up_of"])
     ticket.save()
     message = Message.objects.create(
-        ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=body, created_at=now
-    )
+        ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=body, created_at=now,
+        client_id=client_id,
+    )  # fmt: skip
     _save_attachments(ticket, message, attachments)
     _event(
         ticket, EventKind.CREATED, actor, at=now, channel=channel, priority=ticket.priority,
@@ -137,10 +144,11 @@ def ticket_create(
     if follow_up_of:
         _event(follow_up_of, EventKind.FOLLOW_UP, actor, at=now, follow_up=ticket.pk)
     ticket_id = ticket.pk
-    transaction.on_commit(lambda: notifications.ticket_received(ticket_id=ticket_id))
-    transaction.on_commit(
-        lambda: notifications.enqueue("tickets.tasks.ticket_auto_assign", ticket_id)
-    )
+    if not live_chat:
+        transaction.on_commit(lambda: notifications.ticket_received(ticket_id=ticket_id))
+        transaction.on_commit(
+            lambda: notifications.enqueue("tickets.tasks.ticket_auto_assign", ticket_id)
+        )
     return ticket
 
 

@@ -1,0 +1,127 @@
+"""Channel-layer groups and what is sent to them. The database is the truth; a group message
+is only a doorbell carrying a copy, sent after the transaction that saved the fact commits.
+
+Group names are built from database ids only, never from client input:
+- ``chat.<ticket id>``: the customer's sockets on that conversation (public messages only);
+- ``chat.<ticket id>.staff``: agents watching it (everything, internal notes included);
+- ``chat.agents``: every agent console (the waiting queue changed);
+- ``agent.<user id>``: one agent's consoles (a chat was assigned to them, or they must go).
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from tickets.models import AuthorKind, Message
+
+logger = logging.getLogger(__name__)
+AGENTS_GROUP = "chat.agents"
+
+
+def customer_group(ticket_id: int) -> str:
+    return f"chat.{int(ticket_id)}"
+
+
+def staff_group(ticket_id: int) -> str:
+    return f"chat.{int(ticket_id)}.staff"
+
+
+def agent_group(user_id: int) -> str:
+    return f"agent.{int(user_id)}"
+
+
+def message_frame(message: Message) -> dict:
+    """The protocol's ``message`` frame for a stored message."""
+    author = message.author
+    if message.author_kind == AuthorKind.AGENT and author:
+        name = author.first_name or author.get_username()
+    elif message.author_kind == AuthorKind.CUSTOMER:
+        name = message.ticket.customer.display_name
+    else:
+        name = ""
+    frame = {
+        "type": "message",
+        "id": message.pk,
+        "author": message.author_kind,
+        "name": name,
+        "text": message.body,
+        "created": message.created_at.isoformat(),
+        "articles": message.data.get("articles", []),
+        "options": message.data.get("options", []),
+    }
+    if message.is_internal:
+        frame["internal"] = True
+    if message.client_id:
+        frame["client_id"] = message.client_id
+    return frame
+
+
+def _send(group: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:  # a lost doorbell is recovered by the client's replay from the database
+        logger.exception("group_send to %s failed", group)
+
+
+def after_commit(group: str, event: dict) -> None:
+    """Send ``event`` to ``group`` once the current transaction has committed."""
+    transaction.on_commit(lambda: _send(group, event), robust=True)
+
+
+def message_saved(message: Message) -> None:
+    frame = message_frame(message)
+    event = {"type": "chat.frame", "frame": frame, "ticket": message.ticket_id}
+    after_commit(staff_group(message.ticket_id), event)
+    if not message.is_internal:  # internal notes never reach the customer's group
+        after_commit(customer_group(message.ticket_id), event)
+
+
+def to_customer(ticket_id: int, frame: dict) -> None:
+    after_commit(
+        customer_group(ticket_id), {"type": "chat.frame", "frame": frame, "ticket": ticket_id}
+    )
+
+
+def to_staff(ticket_id: int, frame: dict) -> None:
+    after_commit(
+        staff_group(ticket_id), {"type": "chat.frame", "frame": frame, "ticket": ticket_id}
+    )
+
+
+def queue_changed() -> None:
+    """Agents refresh their waiting list; waiting customers get their new positions."""
+    after_commit(AGENTS_GROUP, {"type": "queue.changed"})
+    transaction.on_commit(_push_positions, robust=True)
+
+
+def _push_positions() -> None:
+    from tickets.chat.queue import waiting_positions
+
+    for ticket_id, (position, eta) in waiting_positions().items():
+        _send(
+            customer_group(ticket_id),
+            {
+                "type": "chat.frame",
+                "frame": {"type": "queue", "position": position, "eta_seconds": eta},
+                "ticket": ticket_id,
+            },
+        )
+
+
+def to_agent(user_id: int, event: dict) -> None:
+    after_commit(agent_group(user_id), event)
+
+
+def close_agent_consoles(sender=None, user=None, instance=None, **kwargs) -> None:
+    """An agent signed out or was deactivated: their open consoles close (signal receiver)."""
+    user = user or instance
+    if user is None or user.pk is None:
+        return
+    if instance is not None and user.is_active:
+        return  # a save that did not deactivate
+    _send(agent_group(user.pk), {"type": "agent.disconnect"})

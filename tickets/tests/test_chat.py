@@ -1,0 +1,411 @@
+"""The live-chat protocol end to end: WebsocketCommunicator against the real consumers, services
+and database (docs/chat-protocol.md)."""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from helpcenter.asgi import application
+from helpcenter.roles import AGENTS, ensure_roles
+from kb.search import CONFIDENT, WEAK, search
+from kb.tests.factories import ArticleFactory, CategoryFactory
+from tickets.defaults import ensure_defaults
+from tickets.models import (
+    AgentProfile,
+    ChatPhase,
+    Customer,
+    Message,
+    RoutingMode,
+    Team,
+    Ticket,
+    Tier,
+)
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+ORIGIN = [(b"origin", b"http://127.0.0.1")]
+
+
+@dataclass
+class FakeDecision:
+    kind: str
+    hits: list = field(default_factory=list)
+    score: float = 0.0
+
+
+def fulltext_decide(text, *, language):
+    result = search(text, language=language, limit=3)
+    best = result.best_confidence
+    kind = "answer" if best >= CONFIDENT else "clarify" if best >= WEAK else "handoff"
+    return FakeDecision(kind, list(result.hits), best)
+
+
+@pytest.fixture
+def kb_and_desk(monkeypatch, settings):
+    """Defaults (a flush by an earlier transactional test removes migration data), a small KB."""
+    ensure_defaults(apps)
+    ensure_roles(apps)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    monkeypatch.setattr("tickets.chat.bot._decide", fulltext_decide)
+    # Chats go to this team's queue; agents accept them by hand unless a test says otherwise.
+    Team.objects.get_or_create(
+        slug="desk",
+        defaults={"name": "Desk", "is_default": True, "routing_mode": RoutingMode.MANUAL},
+    )
+    category = CategoryFactory(slug="refunds")
+    ArticleFactory(
+        slug="refund-time", title="How long does a refund take?", category=category,
+        summary="Refunds reach Alipay in 1-3 business days.", questions=["money back"],
+    )  # fmt: skip
+    ArticleFactory(
+        slug="refund-time-zh", title="退款多久能到账？", language="zh-hans", category=category,
+        summary="支付宝 1-3 个工作日到账。", questions=["钱什么时候退回来"],
+    )  # fmt: skip
+
+
+def make_agent(username="agent", *, is_staff=True):
+    user = get_user_model().objects.create_user(
+        username, password="pw", is_staff=is_staff, first_name=username.title()
+    )
+    user.groups.add(Group.objects.get(name=AGENTS))
+    profile, _ = AgentProfile.objects.get_or_create(user=user)
+    profile.teams.add(Team.objects.get(slug="desk"))
+    return user
+
+
+async def customer_socket(cookies: str | None = None):
+    headers = list(ORIGIN)
+    if cookies:
+        headers.append((b"cookie", cookies.encode()))
+    socket = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def agent_socket(user):
+    from django.test import Client
+
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    socket = WebsocketCommunicator(
+        application, "/ws/agent/", headers=[*ORIGIN, (b"cookie", cookie.encode())]
+    )
+    connected, code = await socket.connect()
+    return socket, connected, code
+
+
+async def frames_until(socket, *kinds, limit=20):
+    """Read frames until one of ``kinds`` arrives; return all read."""
+    seen = []
+    for _ in range(limit):
+        try:
+            frame = await socket.receive_json_from(timeout=3)
+        except TimeoutError:
+            raise AssertionError(f"no {kinds} frame; got {seen}") from None
+        seen.append(frame)
+        if frame["type"] in kinds:
+            return seen
+    raise AssertionError(f"no {kinds} frame in {seen}")
+
+
+def by_type(frames, kind):
+    return [f for f in frames if f["type"] == kind]
+
+
+async def start_chat(socket, text="how long does a refund take", client_id="c1"):
+    await socket.send_json_to({"type": "hello", "conversation": None, "after": None})
+    welcome = await socket.receive_json_from()
+    assert welcome["type"] == "welcome"
+    await socket.send_json_to({"type": "message", "text": text, "client_id": client_id})
+    return await frames_until(socket, "ack")
+
+
+async def test_a_new_visitor_gets_a_welcome_and_the_bot_answers_with_an_article(kb_and_desk):
+    socket = await customer_socket()
+    await socket.send_json_to({"type": "hello", "conversation": None, "after": None})
+    welcome = await socket.receive_json_from()
+    assert welcome == {
+        "type": "welcome",
+        "conversation": None,
+        "status": "new",
+        "greeting": welcome["greeting"],
+    }
+    await socket.send_json_to(
+        {"type": "message", "text": "how long does a refund take", "client_id": "c1"}
+    )
+    frames = await frames_until(socket, "ack")
+    started = by_type(frames, "welcome")[0]
+    assert started["conversation"]
+    assert started["status"] == "bot"
+    ack = by_type(frames, "ack")[0]
+    frames += await frames_until(socket, "message")  # the bot's answer
+    messages = by_type(frames, "message")
+    assert [m["author"] for m in messages] == ["customer", "bot"]
+    assert messages[0]["id"] == ack["id"]
+    assert messages[1]["articles"][0]["slug"] == "refund-time"
+    ticket = await database_sync_to_async(Ticket.objects.get)(access_key=started["conversation"])
+    assert (ticket.channel, ticket.chat_phase, ticket.next_due_at) == ("chat", ChatPhase.BOT, None)
+    await socket.disconnect()
+
+
+async def test_a_resend_with_the_same_client_id_is_stored_once(kb_and_desk):
+    socket = await customer_socket()
+    frames = await start_chat(socket, text="hello there", client_id="same")
+    first = by_type(frames, "ack")[0]
+    await socket.send_json_to({"type": "message", "text": "hello there", "client_id": "same"})
+    again = by_type(await frames_until(socket, "ack"), "ack")[0]
+    assert again["id"] == first["id"]
+    assert await database_sync_to_async(Message.objects.filter(client_id="same").count)() == 1
+    await socket.disconnect()
+
+
+async def test_reconnecting_with_after_replays_only_what_was_missed(kb_and_desk):
+    socket = await customer_socket()
+    frames = await start_chat(socket, text="money back")
+    token = by_type(frames, "welcome")[0]["conversation"]
+    first_id = by_type(frames, "ack")[0]["id"]
+    await frames_until(socket, "message")
+    await socket.disconnect()
+
+    again = await customer_socket()
+    await again.send_json_to({"type": "hello", "conversation": token, "after": first_id})
+    frames = await frames_until(again, "message")
+    assert frames[0]["type"] == "welcome"
+    assert frames[0]["conversation"] == token
+    replayed = by_type(frames, "message")
+    assert all(m["id"] > first_id for m in replayed)
+    assert replayed[0]["author"] == "bot"
+    await again.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "invalid_json"),
+        ("[1, 2]", "invalid_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "message", "client_id": "x"}', "invalid"),
+        (json.dumps({"type": "message", "text": "x" * 3000}), "invalid"),
+        (json.dumps({"type": "message", "text": "x" * 9000}), "too_large"),
+        ('{"type": "hello", "conversation": 42}', "invalid"),
+        ('{"type": "hello", "conversation": "no-such-token"}', "invalid"),
+        ('{"type": "choose", "slug": "x"}', "invalid"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_socket_stays_usable(kb_and_desk, raw, code):
+    socket = await customer_socket()
+    await socket.send_to(text_data=raw)
+    error = await socket.receive_json_from()
+    assert error["type"] == "error"
+    assert error["code"] == code
+    await socket.send_json_to({"type": "hello", "conversation": None})
+    assert (await socket.receive_json_from())["type"] == "welcome"
+    await socket.disconnect()
+
+
+async def test_flooding_gets_an_error_then_a_4429_close(kb_and_desk):
+    socket = await customer_socket()
+    codes = []
+    for _ in range(45):
+        await socket.send_json_to({"type": "typing"})
+    while True:
+        output = await socket.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            assert output["code"] == 4429
+            break
+        codes.append(json.loads(output["text"])["code"])
+    assert "rate_limited" in codes
+    assert codes[-1] == "flood"
+
+
+async def test_asking_for_a_person_hands_over_with_a_queue_position(kb_and_desk):
+    socket = await customer_socket()
+    frames = await start_chat(socket, text="转人工")
+    frames += await frames_until(socket, "queue")
+    system = [m for m in by_type(frames, "message") if m["author"] == "system"]
+    assert system
+    queue = by_type(frames, "queue")[0]
+    assert queue["position"] == 1
+    assert queue["eta_seconds"] > 0
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    assert ticket.chat_phase == ChatPhase.QUEUED
+    assert ticket.next_due_at is not None  # the chat first-reply clock runs from the hand-off
+    await socket.disconnect()
+
+
+async def test_vip_customers_wait_ahead_of_earlier_standard_ones(kb_and_desk):
+    standard = await customer_socket()
+    await start_chat(standard, text="I want a human", client_id="s")
+    await frames_until(standard, "queue")
+
+    vip_customer = await database_sync_to_async(Customer.objects.create)(
+        name="Vera",
+        visitor_key="vip-visitor",
+        tier=await database_sync_to_async(Tier.objects.get)(slug="vip"),
+    )
+    from django.core import signing
+
+    from kb.feedback import VISITOR_COOKIE, VISITOR_COOKIE_SALT
+
+    cookie = f"{VISITOR_COOKIE}={signing.dumps(vip_customer.visitor_key, salt=VISITOR_COOKIE_SALT)}"
+    vip = await customer_socket(cookie)
+    frames = await start_chat(vip, text="agent please", client_id="v")
+    frames += await frames_until(vip, "queue")
+    assert by_type(frames, "queue")[-1]["position"] == 1
+    moved = by_type(await frames_until(standard, "queue"), "queue")[-1]
+    assert moved["position"] == 2
+    await standard.disconnect()
+    await vip.disconnect()
+
+
+async def test_an_agent_accepts_replies_and_notes_stay_internal(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("alice")
+    console, connected, _ = await agent_socket(agent)
+    assert connected
+    await console.send_json_to({"type": "hello"})
+    assert (await console.receive_json_from())["type"] == "console"
+
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="human please")
+    await frames_until(customer, "queue")
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    snapshot = (await frames_until(console, "console"))[-1]
+    assert [w["conversation"] for w in snapshot["waiting"]] == [ticket.pk]
+
+    await console.send_json_to({"type": "accept", "conversation": ticket.pk})
+    assert "accepted" in [f["type"] for f in await frames_until(console, "accepted")]
+    joined = await frames_until(customer, "agent_joined")
+    assert joined[-1]["name"] == "Alice"
+
+    await console.send_json_to(
+        {
+            "type": "message",
+            "conversation": ticket.pk,
+            "text": "Note to self",
+            "client_id": "n1",
+            "internal": True,
+        }
+    )
+    await frames_until(console, "ack")
+    await console.send_json_to(
+        {"type": "message", "conversation": ticket.pk, "text": "Hi, I'm Alice", "client_id": "a1"}
+    )
+    await frames_until(console, "ack")
+    received = by_type(await frames_until(customer, "message"), "message")
+    assert received[-1]["text"] == "Hi, I'm Alice"
+    assert all(m["text"] != "Note to self" for m in received)
+    assert await customer.receive_nothing(timeout=0.3)
+
+    await customer.send_json_to({"type": "end"})
+    ended = await frames_until(customer, "ended")
+    assert ended[-1] == {"type": "ended", "survey_url": None}
+    ticket = await database_sync_to_async(Ticket.objects.get)(pk=ticket.pk)
+    assert (ticket.chat_phase, ticket.status, ticket.assignee_id) == (
+        ChatPhase.ENDED,
+        "solved",
+        agent.pk,
+    )
+    assert ticket.first_responded_at is not None
+    await customer.disconnect()
+    await console.disconnect()
+
+
+async def test_two_agents_accepting_at_once_exactly_one_wins(kb_and_desk):
+    first = await database_sync_to_async(make_agent)("first")
+    second = await database_sync_to_async(make_agent)("second")
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="human")
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    a, _, _ = await agent_socket(first)
+    b, _, _ = await agent_socket(second)
+    await asyncio.gather(
+        a.send_json_to({"type": "accept", "conversation": ticket.pk}),
+        b.send_json_to({"type": "accept", "conversation": ticket.pk}),
+    )
+    outcomes = []
+    for socket in (a, b):
+        last = (await frames_until(socket, "accepted", "error"))[-1]
+        outcomes.append(last["type"] if last["type"] == "accepted" else last["code"])
+    await a.disconnect()
+    await b.disconnect()
+    await customer.disconnect()
+    assert sorted(outcomes) == ["accepted", "taken"]
+    ticket = await database_sync_to_async(Ticket.objects.get)(pk=ticket.pk)
+    assert ticket.assignee_id in (first.pk, second.pk)
+
+
+async def test_the_agent_socket_is_for_active_staff_only(kb_and_desk):
+    socket = WebsocketCommunicator(application, "/ws/agent/", headers=ORIGIN)
+    connected, code = await socket.connect()
+    assert not connected or code == 4403
+    customer_user = await database_sync_to_async(make_agent)("notstaff", is_staff=False)
+    _, connected, code = await agent_socket(customer_user)
+    assert not connected or code == 4403
+
+
+async def test_a_deactivated_agent_loses_the_console(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("leaver")
+    console, connected, _ = await agent_socket(agent)
+    assert connected
+    agent.is_active = False
+    await database_sync_to_async(agent.save)()
+    frames = []
+    while True:
+        output = await console.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            assert output["code"] == 4403
+            break
+        frames.append(json.loads(output["text"]))
+    assert frames[-1]["code"] == "signed_out"
+
+
+async def test_sockets_from_other_origins_are_refused(kb_and_desk):
+    for path in ("/ws/chat/", "/ws/agent/"):
+        socket = WebsocketCommunicator(
+            application, path, headers=[(b"origin", b"https://evil.example")]
+        )
+        connected, _ = await socket.connect()
+        assert not connected
+
+
+async def test_a_team_that_routes_automatically_gives_the_chat_to_an_agent_with_room(kb_and_desk):
+    await database_sync_to_async(Team.objects.filter(slug="desk").update)(
+        routing_mode=RoutingMode.LEAST_LOADED
+    )
+    agent = await database_sync_to_async(make_agent)("auto")
+    console, _, _ = await agent_socket(agent)
+    customer = await customer_socket()
+    await start_chat(customer, text="talk to a human")
+    joined = await frames_until(customer, "agent_joined")
+    assert joined[-1]["name"] == "Auto"
+    assert by_type(await frames_until(console, "console"), "console")
+    await customer.disconnect()
+    await console.disconnect()
+
+
+async def test_with_nobody_available_the_customer_is_told_and_the_ticket_kept(kb_and_desk):
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="人工客服")
+    frames += await frames_until(customer, "message")
+    system = [m for m in by_type(frames, "message") if m["author"] == "system"][-1]
+    assert "HC-" in system["text"]
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    assert ticket.chat_phase == ChatPhase.QUEUED
+    assert ticket.status in ("new", "open")
+    await customer.disconnect()
