@@ -58,7 +58,7 @@ class _Frames(AsyncJsonWebsocketConsumer):
         try:
             await getattr(self, handler)(content)
         except ValidationError as exc:
-            await self.error("invalid", exc.messages[0])
+            await self.error(getattr(exc, "code", None) or "invalid", exc.messages[0])
 
     async def check_rate(self) -> None:
         now = time.monotonic()

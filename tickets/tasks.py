@@ -10,6 +10,7 @@ SCHEDULES = {
     "tickets: retry notifications": ("tickets.tasks.notifications_retry", 1),
     "tickets: close solved tickets": ("tickets.tasks.tickets_close_solved", 60),
     "tickets: forget old idempotency keys": ("tickets.tasks.idempotency_keys_expire", 24 * 60),
+    "chat: end idle bot chats": ("tickets.tasks.chats_close_idle", 10),
 }
 IDEMPOTENCY_KEY_DAYS = 30
 
@@ -35,6 +36,12 @@ def idempotency_keys_expire() -> int:
 
     cutoff = timezone.now() - timedelta(days=IDEMPOTENCY_KEY_DAYS)
     return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+def chats_close_idle() -> int:
+    from tickets.chat.services import close_idle_bot_chats
+
+    return close_idle_bot_chats()
 
 
 def ticket_auto_assign(ticket_id: int) -> None:

@@ -6,6 +6,7 @@ so nobody ever sees a message the database lost; consumers only parse frames and
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -258,7 +259,10 @@ def handoff(*, ticket: Ticket, reason: str = "asked") -> Handoff:
         # Auto-assignment: only to an agent with room for one more chat.
         agent = _auto_agent(ticket)
         if agent is not None:
-            accept(ticket_id=ticket.pk, agent=agent)
+            try:
+                accept(ticket_id=ticket.pk, agent=agent)
+            except ValidationError:  # filled up in the meantime: the chat waits in the queue
+                agent = None
     return Handoff(ticket, agent, online)
 
 
@@ -286,9 +290,17 @@ def can_chat(user: User) -> bool:
 
 @transaction.atomic
 def accept(*, ticket_id: int, agent: User) -> Ticket | None:
-    """Give a waiting chat to ``agent``. When two agents accept at once exactly one wins (a
-    conditional update); the other gets None."""
+    """Give a waiting chat to ``agent`` (within their chat capacity, else ValidationError with
+    code "at_capacity"). When two agents accept at once exactly one wins (a conditional
+    update); the other gets None."""
     now = timezone.now()
+    profile, _created = AgentProfile.objects.get_or_create(user=agent)
+    active = Ticket.objects.filter(assignee=agent, chat_phase=ChatPhase.AGENT).count()
+    if active >= profile.chat_capacity:
+        raise ValidationError(
+            _("You already have %(count)d chats, your limit.") % {"count": active},
+            code="at_capacity",
+        )
     won = Ticket.objects.filter(
         pk=ticket_id, chat_phase=ChatPhase.QUEUED, assignee__isnull=True
     ).update(chat_phase=ChatPhase.AGENT, assignee=agent, agent_joined_at=now, updated_at=now)
@@ -394,3 +406,18 @@ def queue_frame(ticket: Ticket) -> dict | None:
     if position is None:
         return None
     return {"type": "queue", "position": position[0], "eta_seconds": position[1]}
+
+
+BOT_IDLE = timedelta(hours=1)
+
+
+def close_idle_bot_chats(*, now=None) -> int:
+    """Chats the bot handled and the customer left (no message for an hour) end as solved:
+    answered by the knowledge base. Chats waiting for a person are never closed this way."""
+    now = now or timezone.now()
+    idle = Ticket.objects.filter(chat_phase=ChatPhase.BOT, updated_at__lt=now - BOT_IDLE)
+    closed = 0
+    for ticket in idle.iterator():
+        end(ticket=ticket)
+        closed += 1
+    return closed

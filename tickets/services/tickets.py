@@ -381,7 +381,7 @@ def take_next_queue(agent: User):
     profile = AgentProfile.objects.filter(user=agent).prefetch_related("teams", "skills").first()
     queue = Ticket.objects.filter(
         assignee__isnull=True, status__in=[Status.NEW, Status.OPEN], merged_into__isnull=True
-    )
+    ).exclude(chat_phase=ChatPhase.BOT)  # the bot has those
     if profile is None:
         return queue.in_queue_order()
     team_ids = [team.pk for team in profile.teams.all()]

@@ -409,3 +409,50 @@ async def test_with_nobody_available_the_customer_is_told_and_the_ticket_kept(kb
     assert ticket.chat_phase == ChatPhase.QUEUED
     assert ticket.status in ("new", "open")
     await customer.disconnect()
+
+
+async def test_an_agent_at_their_chat_limit_cannot_accept_more(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("busy")
+    await database_sync_to_async(AgentProfile.objects.filter(user=agent).update)(chat_capacity=1)
+    console, _, _ = await agent_socket(agent)
+    tickets = []
+    for n in range(2):
+        customer = await customer_socket()
+        frames = await start_chat(customer, text="human", client_id=f"cap{n}")
+        tickets.append(by_type(frames, "welcome")[0]["conversation"])
+        await customer.disconnect()
+    ids = [
+        await database_sync_to_async(lambda t=t: Ticket.objects.get(access_key=t).pk)()
+        for t in tickets
+    ]
+    await console.send_json_to({"type": "accept", "conversation": ids[0]})
+    await frames_until(console, "accepted")
+    await console.send_json_to({"type": "accept", "conversation": ids[1]})
+    error = (await frames_until(console, "error"))[-1]
+    assert error["code"] == "at_capacity"
+    await console.disconnect()
+
+
+async def test_idle_bot_chats_end_as_solved_but_waiting_ones_stay(kb_and_desk):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.chat.services import close_idle_bot_chats
+
+    socket = await customer_socket()
+    bot_frames = await start_chat(socket, text="how long does a refund take", client_id="idle1")
+    await socket.disconnect()
+    waiting = await customer_socket()
+    queued_frames = await start_chat(waiting, text="人工", client_id="idle2")
+    await waiting.disconnect()
+    later = timezone.now() + timedelta(hours=2)
+    assert await database_sync_to_async(close_idle_bot_chats)(now=later) == 1
+    bot_ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(bot_frames, "welcome")[0]["conversation"]
+    )
+    queued = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(queued_frames, "welcome")[0]["conversation"]
+    )
+    assert (bot_ticket.chat_phase, bot_ticket.status) == (ChatPhase.ENDED, "solved")
+    assert queued.chat_phase == ChatPhase.QUEUED
