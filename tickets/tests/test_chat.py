@@ -89,10 +89,10 @@ async def customer_socket(cookies: str | None = None):
     return socket
 
 
-async def agent_socket(user):
+async def agent_socket(user, *, client=None):
     from django.test import Client
 
-    client = Client()
+    client = client or Client()
     await database_sync_to_async(client.force_login)(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     socket = WebsocketCommunicator(
@@ -456,3 +456,17 @@ async def test_idle_bot_chats_end_as_solved_but_waiting_ones_stay(kb_and_desk):
     )
     assert (bot_ticket.chat_phase, bot_ticket.status) == (ChatPhase.ENDED, "solved")
     assert queued.chat_phase == ChatPhase.QUEUED
+
+
+async def test_signing_out_closes_the_agent_console(kb_and_desk):
+    from django.test import Client
+
+    agent = await database_sync_to_async(make_agent)("signer")
+    browser = Client()
+    console, connected, _ = await agent_socket(agent, client=browser)
+    assert connected
+    await database_sync_to_async(browser.logout)()
+    output = None
+    while output is None or output["type"] != "websocket.close":
+        output = await console.receive_output(timeout=3)
+    assert output["code"] == 4403
