@@ -20,6 +20,7 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", views.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
+    path("chat/visitor/", include("tickets.widget")),
 ]
 urlpatterns += i18n_patterns(
     path("", include("kb.urls")),

@@ -10,6 +10,7 @@ from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 
@@ -117,7 +118,8 @@ class ChatConsumer(_Frames):
 
     async def connect(self):
         self.ticket_id = None
-        self.customer_id = None
+        self.said_hello = False
+        self.language = "en"
         await super().connect()
 
     async def disconnect(self, code):
@@ -138,15 +140,11 @@ class ChatConsumer(_Frames):
         ticket = chat.conversation_for_token(token) if token else None
         if token and ticket is None:
             raise ValidationError("Unknown conversation.")
-        customer = (
-            ticket.customer
-            if ticket
-            else chat.chat_customer(user=self.scope.get("user"), visitor_key=self._visitor_key())
-        )
         frames = chat.replay(ticket, after=after) if ticket else []
         queue = chat.queue_frame(ticket) if ticket else None
-        language = ticket.language if ticket else customer.language
-        return ticket, customer.pk, frames, queue, language
+        # No customer row yet for a fresh visitor: it is made with the first message, so
+        # opening the widget and leaving adds nothing to the database.
+        return ticket, frames, queue, ticket.language if ticket else None
 
     async def _join(self, ticket: Ticket) -> None:
         if self.ticket_id and self.ticket_id != ticket.pk:
@@ -173,17 +171,20 @@ class ChatConsumer(_Frames):
         if token is not None and not isinstance(token, str):
             raise ValidationError("'conversation' must be a token or null.")
         after = _optional_id(content, "after")
-        ticket, self.customer_id, frames, queue, language = await self._hello(token, after)
+        ticket, frames, queue, language = await self._hello(token, after)
+        self.said_hello = True
         if ticket:
             await self._join(ticket)
-        await self._welcome(ticket, language)
+        requested = content.get("language")
+        self.language = requested if requested in dict(settings.LANGUAGES) else "en"
+        await self._welcome(ticket, language or self.language)
         for frame in frames:
             await self.send_json(frame)
         if queue:
             await self.send_json(queue)
 
     def _require_hello(self):
-        if self.customer_id is None:
+        if not self.said_hello:
             raise ValidationError("Say hello first.")
 
     @database_sync_to_async
@@ -193,7 +194,13 @@ class ChatConsumer(_Frames):
             if self.ticket_id
             else None
         )
-        customer = ticket.customer if ticket else chat.Customer.objects.get(pk=self.customer_id)
+        customer = (
+            ticket.customer
+            if ticket
+            else chat.chat_customer(
+                user=self.scope.get("user"), visitor_key=self._visitor_key(), language=self.language
+            )
+        )
         return chat.customer_message(
             ticket=ticket, customer=customer, text=text, client_id=client_id
         )

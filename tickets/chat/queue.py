@@ -77,17 +77,21 @@ def median_wait_seconds() -> float:
 
 
 def waiting_positions() -> dict[int, tuple[int, int]]:
-    """ticket id -> (1-based position in its team's queue, estimated wait in seconds)."""
+    """ticket id -> (1-based position in its team's queue, estimated wait in seconds), for
+    teams with someone on duty."""
     per_team: dict[int | None, int] = {}
     rows = list(waiting_chats().values_list("pk", "team_id"))
     if not rows:
         return {}
     wait = median_wait_seconds()
-    staffing = {
-        team_id: max(chat_agents(team_id).count(), 1) for team_id in {team for _, team in rows}
-    }
+    teams = {team for _, team in rows}
+    # A team with nobody on duty has no queue to stand in: those customers were told so.
+    teams = {team for team in teams if agents_on_duty(team)}
+    staffing = {team_id: max(chat_agents(team_id).count(), 1) for team_id in teams}
     positions = {}
     for pk, team_id in rows:
+        if team_id not in teams:
+            continue
         per_team[team_id] = per_team.get(team_id, 0) + 1
         position = per_team[team_id]
         positions[pk] = (position, round(position * wait / staffing[team_id]))

@@ -49,18 +49,20 @@ SUBJECT_LENGTH = 80
 # --- Who is chatting --------------------------------------------------------------------------
 
 
-def chat_customer(*, user: User | None, visitor_key: str | None) -> Customer:
-    """The signed-in user's customer, or the anonymous visitor's (created on first use)."""
+def chat_customer(*, user: User | None, visitor_key: str | None, language: str = "en") -> Customer:
+    """The signed-in user's customer, or the anonymous visitor's (created on first use, with the
+    language of the page they chat from)."""
     if user is not None and user.is_authenticated:
         return customer_for_user(user=user)
     visitor_key = visitor_key or secrets.token_hex(16)
     customer = Customer.objects.select_related("tier").filter(visitor_key=visitor_key).first()
     if customer:
         return customer
-    with translation.override(translation.get_language()):
+    with translation.override(language):
         name = _("Visitor")
     customer, _created = Customer.objects.get_or_create(
-        visitor_key=visitor_key, defaults={"name": name, "tier": default_tier()}
+        visitor_key=visitor_key,
+        defaults={"name": name, "tier": default_tier(), "language": language},
     )
     return customer
 

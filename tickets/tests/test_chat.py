@@ -227,6 +227,7 @@ async def test_flooding_gets_an_error_then_a_4429_close(kb_and_desk):
 
 
 async def test_asking_for_a_person_hands_over_with_a_queue_position(kb_and_desk):
+    await database_sync_to_async(make_agent)("on-duty")  # the desk routes by hand: it waits
     socket = await customer_socket()
     frames = await start_chat(socket, text="转人工")
     frames += await frames_until(socket, "queue")
@@ -244,6 +245,7 @@ async def test_asking_for_a_person_hands_over_with_a_queue_position(kb_and_desk)
 
 
 async def test_vip_customers_wait_ahead_of_earlier_standard_ones(kb_and_desk):
+    await database_sync_to_async(make_agent)("on-duty")
     standard = await customer_socket()
     await start_chat(standard, text="I want a human", client_id="s")
     await frames_until(standard, "queue")
@@ -401,6 +403,7 @@ async def test_with_nobody_available_the_customer_is_told_and_the_ticket_kept(kb
     customer = await customer_socket()
     frames = await start_chat(customer, text="人工客服")
     frames += await frames_until(customer, "message")
+    assert await customer.receive_nothing(timeout=0.3)  # no queue position: nobody on duty
     system = [m for m in by_type(frames, "message") if m["author"] == "system"][-1]
     assert "HC-" in system["text"]
     ticket = await database_sync_to_async(Ticket.objects.get)(
