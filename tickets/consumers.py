@@ -308,6 +308,13 @@ class AgentConsumer(_Frames):
         user = get_user_model().objects.filter(pk=self.user.pk).first()
         return user is not None and chat.can_chat(user)
 
+    async def chat_frame(self, event):
+        # Agents watch several chats: every frame says which one it belongs to.
+        frame = event["frame"]
+        if "conversation" not in frame and event.get("ticket") is not None:
+            frame = {**frame, "conversation": event["ticket"]}
+        await self.send_json(frame)
+
     async def agent_disconnect(self, event):
         await self.error("signed_out", "Your session ended.")
         await self.close(code=CLOSE_FORBIDDEN)

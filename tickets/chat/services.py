@@ -296,7 +296,9 @@ def accept(*, ticket_id: int, agent: User) -> Ticket | None:
     code "at_capacity"). When two agents accept at once exactly one wins (a conditional
     update); the other gets None."""
     now = timezone.now()
-    profile, _created = AgentProfile.objects.get_or_create(user=agent)
+    AgentProfile.objects.get_or_create(user=agent)
+    # One accept per agent at a time, so two tabs cannot both pass the capacity check.
+    profile = AgentProfile.objects.select_for_update().get(user=agent)
     active = Ticket.objects.filter(assignee=agent, chat_phase=ChatPhase.AGENT).count()
     if active >= profile.chat_capacity:
         raise ValidationError(
@@ -335,6 +337,12 @@ def agent_message(
         existing = Message.objects.filter(ticket=ticket, client_id=client_id).first()
         if existing:
             return Posted(ticket, existing, created=False)
+    live = ticket.chat_phase in (ChatPhase.BOT, ChatPhase.QUEUED, ChatPhase.AGENT)
+    if not internal and live and ticket.assignee_id != agent.pk:
+        raise ValidationError(
+            _("Accept the chat before replying; until then you can add internal notes."),
+            code="not_yours",
+        )
     message = message_post(
         ticket=ticket, author_kind=AuthorKind.AGENT, author=agent, body=text,
         internal=internal, client_id=client_id,

@@ -473,3 +473,38 @@ async def test_signing_out_closes_the_agent_console(kb_and_desk):
     while output is None or output["type"] != "websocket.close":
         output = await console.receive_output(timeout=3)
     assert output["code"] == 4403
+
+
+async def test_an_agent_replies_publicly_only_in_their_own_chat(kb_and_desk):
+    owner = await database_sync_to_async(make_agent)("owner")
+    other = await database_sync_to_async(make_agent)("other")
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="human please")
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    mine, _, _ = await agent_socket(owner)
+    theirs, _, _ = await agent_socket(other)
+    await mine.send_json_to({"type": "accept", "conversation": ticket.pk})
+    await frames_until(mine, "accepted")
+    await theirs.send_json_to(
+        {"type": "message", "conversation": ticket.pk, "text": "hi", "client_id": "x"}
+    )
+    assert (await frames_until(theirs, "error"))[-1]["code"] == "not_yours"
+    await theirs.send_json_to(
+        {
+            "type": "message",
+            "conversation": ticket.pk,
+            "text": "fyi",
+            "client_id": "y",
+            "internal": True,
+        }
+    )
+    assert (await frames_until(theirs, "ack"))[-1]["type"] == "ack"
+    await mine.send_json_to(
+        {"type": "message", "conversation": ticket.pk, "text": "Hello!", "client_id": "z"}
+    )
+    frames = await frames_until(mine, "message")
+    assert frames[-1]["conversation"] == ticket.pk  # agents' frames name their chat
+    for socket in (mine, theirs, customer):
+        await socket.disconnect()
