@@ -175,7 +175,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+            # socket_timeout None: channels-redis blocks 5 s in BZPOPMIN, and redis-py's default
+            # read timeout of 5 s would otherwise drop idle sockets (measured in
+            # tickets/tests/test_chat_servers.py).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+            },
         }
     }
 else:  # one process, no other service
@@ -311,6 +317,9 @@ KB_PAGE_CACHE_SECONDS = env_int("KB_PAGE_CACHE_SECONDS", 60)
 # View counts are buffered per process and written at most this often (one UPDATE per
 # article), so a page view is not a database write.
 KB_VIEW_FLUSH_SECONDS = env_int("KB_VIEW_FLUSH_SECONDS", 10)
+# Rank the bot's answers (and longer search-as-you-type queries) by meaning with the offline
+# multilingual sentence encoder; off: full-text only.
+KB_SEMANTIC = env_bool("KB_SEMANTIC", True)
 # Segmentation of Chinese text for the full-text index: "jieba" (words) or "bigram".
 KB_CHINESE_TOKENIZER = env("KB_CHINESE_TOKENIZER", "jieba")
 

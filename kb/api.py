@@ -10,7 +10,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kb import page_cache, selectors, services
+from kb import answers, page_cache, selectors, services
 from kb.feedback import FeedbackThrottle, remember_visitor, visitor_key
 from kb.models import Article, Category, Language
 from kb.search import search
@@ -134,8 +134,11 @@ class SearchApi(APIView):
     """Full-text search in English and Chinese, with typo tolerance.
 
     ``snippet`` is HTML (escaped text, matched words in ``<mark>``); ``confidence`` in [0, 1]
-    says how surely the hit answers the query. ``suggest=1`` treats the last word as unfinished
-    (search-as-you-type) and does not count the search as a content gap.
+    says how surely the hit answers the query. ``suggest=1`` is search-as-you-type: it does not
+    count as a content gap, and ranks by meaning once the query is a phrase (three or more
+    words or Chinese characters; ``score`` and ``confidence`` are then the cosine and the
+    snippet is the summary), else by full-text search with the last word taken as unfinished.
+    ``ranker`` says which ranking answered.
     """
 
     class Input(serializers.Serializer):
@@ -160,6 +163,7 @@ class SearchApi(APIView):
             {
                 "query": serializers.CharField(),
                 "corrected_query": serializers.CharField(allow_null=True),
+                "ranker": serializers.ChoiceField(choices=["semantic", "fulltext"]),
                 "results": HitOut(many=True),
             },
         ),
@@ -174,19 +178,7 @@ class SearchApi(APIView):
         key = f"kb:search:{page_cache.generation()}:{digest.hexdigest()}"
         body = cache.get(key)
         if body is None:
-            result = search(
-                data["q"],
-                language=data.get("language"),
-                limit=data["limit"],
-                prefix=data["suggest"],
-            )
-            body = {
-                "query": result.query,
-                "corrected_query": result.corrected_query,
-                "results": self.HitOut(result.hits, many=True).data,
-                "_weak": result.is_weak,
-                "_best": result.best_confidence,
-            }
+            body = self._suggest(data) if data["suggest"] else self._search(data)
             cache.set(key, body, settings.KB_PAGE_CACHE_SECONDS)
         if body["_weak"] and not data["suggest"]:
             services.search_gap_record(
@@ -196,6 +188,31 @@ class SearchApi(APIView):
                 best_confidence=body["_best"],
             )
         return Response({k: v for k, v in body.items() if not k.startswith("_")})
+
+    def _search(self, data: dict) -> dict:
+        result = search(data["q"], language=data.get("language"), limit=data["limit"])
+        return {
+            "query": result.query,
+            "corrected_query": result.corrected_query,
+            "ranker": "fulltext",
+            "results": self.HitOut(result.hits, many=True).data,
+            "_weak": result.is_weak,
+            "_best": result.best_confidence,
+        }
+
+    def _suggest(self, data: dict) -> dict:
+        query = " ".join(data["q"].split())
+        found = answers.suggest(
+            query, language=data.get("language"), limit=data["limit"], prefix=True
+        )
+        return {
+            "query": query,
+            "corrected_query": found.corrected_query,
+            "ranker": found.ranker,
+            "results": self.HitOut(found.hits, many=True).data,
+            "_weak": False,  # suggestions are never content gaps
+            "_best": 0.0,
+        }
 
 
 class FeedbackApi(APIView):

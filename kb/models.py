@@ -317,3 +317,56 @@ class SearchDocument(models.Model):
 
     def __str__(self) -> str:
         return f"search document of {self.article_id}"
+
+
+class ArticleEmbedding(models.Model):
+    """The article's meaning as one unit vector: the normalized mean of the sentence embeddings
+    of its title and alternate questions (kb.semantic). ``text_hash`` names the model and the
+    text it was computed from, so a changed question or a new model makes it stale."""
+
+    article = models.OneToOneField(
+        Article, on_delete=models.CASCADE, primary_key=True, related_name="embedding"
+    )
+    vector = models.BinaryField()  # float32, little-endian
+    text_hash = models.CharField(max_length=64)
+    # Touched on every save of the article (status included), so each process's in-memory
+    # matrix notices a change with one indexed MAX query.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("article embedding")
+
+    def __str__(self) -> str:
+        return f"embedding of {self.article_id}"
+
+
+class AnswerCalibration(models.Model):
+    """Thresholds for the chat bot's decision (kb.answers), per language and ranker, derived by
+    leave-one-out over the knowledge base's own alternate questions (kb.calibration)."""
+
+    class Ranker(models.TextChoices):
+        SEMANTIC = "semantic", _("Meaning (sentence embeddings)")
+        FULLTEXT = "fulltext", _("Full-text")
+
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices)
+    ranker = models.CharField(_("ranker"), max_length=10, choices=Ranker.choices)
+    answer_threshold = models.FloatField(_("answer threshold"))
+    clarify_threshold = models.FloatField(_("clarify threshold"))
+    method = models.CharField(_("how derived"), max_length=300)
+    figures = models.JSONField(_("leave-one-out figures"), default=dict)
+    # Which published articles (ids and update times) the figures were computed from.
+    stamp = models.CharField(max_length=40)
+    computed_at = models.DateTimeField(_("computed"))
+
+    class Meta:
+        ordering = ["language", "ranker"]
+        verbose_name = _("answer calibration")
+        verbose_name_plural = _("answer calibrations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["language", "ranker"], name="kb_answercalibration_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.language} {self.ranker}"

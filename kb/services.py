@@ -15,7 +15,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from kb import page_cache
+from kb import calibration, page_cache, semantic
 from kb.models import (
     Article,
     ArticleFeedback,
@@ -54,11 +54,25 @@ def article_record_change(
     *, article: Article, author: User | None, note: str = ""
 ) -> Revision | None:
     """After an article and its questions/tags are saved: keep a revision when the content or
-    status changed, refresh its search document, and invalidate public pages after commit."""
+    status changed, refresh its search document and its vector (when the title or questions
+    changed: ~1 ms a text), invalidate public pages and schedule the chat bot's
+    recalibration after commit."""
     revision = _revision_record(article=article, author=author, note=note)
     index_article(article)
+    _embedding_refresh(article)
     transaction.on_commit(page_cache.invalidate)
+    calibration.refresh_after_commit()
     return revision
+
+
+def _embedding_refresh(article: Article) -> None:
+    # Without the encoder the vector is left for `manage.py kb_embed` (or the recalibration
+    # task) to fill in; saving an article never fails because of it.
+    try:
+        with transaction.atomic():
+            semantic.embedding_refresh(article)
+    except Exception:
+        logger.exception("Could not refresh the vector of article %s.", article.pk)
 
 
 def _revision_record(*, article: Article, author: User | None, note: str) -> Revision | None:
@@ -170,11 +184,13 @@ def articles_delete(*, articles: Iterable[Article]) -> int:
     """Delete articles; their search documents (and FTS rows, by trigger) go with them."""
     deleted, _ = Article.objects.filter(pk__in=[a.pk for a in articles]).delete()
     transaction.on_commit(page_cache.invalidate)
+    calibration.refresh_after_commit()
     return deleted
 
 
 def articles_rerender() -> int:
-    """Render every article's Markdown again (after a change to the renderer or sanitizer)."""
+    """Render every article's Markdown again (after a change to the renderer or sanitizer).
+    Vectors are untouched: they come from titles and questions, not bodies."""
     count = 0
     for article in Article.objects.only("id", "body").iterator(chunk_size=500):
         body_html = render_markdown(article.body)

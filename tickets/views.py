@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from kb.answers import suggest
 from kb.feedback import remember_visitor, visitor_key
 from kb.models import Article
-from kb.search import search
 from tickets import portal, selectors, services
 from tickets.forms import ReplyForm, RequestForm, add_service_errors
 from tickets.models import AuthorKind, Ticket
@@ -82,7 +82,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.data.get("subject", "").strip():
         # Without JavaScript, the suggestions come with the form shown again.
         query = "".join(ch for ch in form.data["subject"] if ch.isprintable()).strip()[:200]
-        suggestions = search(query, language=get_language(), limit=SUGGESTIONS).hits
+        suggestions = suggest(query, language=get_language(), limit=SUGGESTIONS).hits
     return render(
         request,
         "tickets/new.html",

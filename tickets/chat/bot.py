@@ -54,23 +54,9 @@ def sounds_urgent(text: str, *, language: str) -> bool:
 
 
 def _decide(text: str, *, language: str):
-    try:
-        from kb.answers import decide
-    except ImportError:  # the semantic ranker is not installed yet: full-text confidence
-        from kb.search import CONFIDENT, WEAK, search
+    from kb.answers import decide
 
-        result = search(text, language=language, limit=MAX_OPTIONS)
-        best = result.best_confidence
-        kind = "answer" if best >= CONFIDENT else "clarify" if best >= WEAK else "handoff"
-        return _FullTextDecision(kind, list(result.hits), best)
     return decide(text, language=language)
-
-
-@dataclass
-class _FullTextDecision:
-    kind: str
-    hits: list
-    score: float
 
 
 def _article_card(hit) -> dict:

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from helpcenter.demo import helpdesk as demo_helpdesk
 from helpcenter.roles import AGENTS, MANAGERS, ensure_roles
-from kb import services
+from kb import calibration, services
 from kb.importing import ImportFailed, import_records, parse_lines
 from kb.models import Article, Category
 from tickets.defaults import ensure_defaults
@@ -82,6 +82,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Demo articles could not be imported: {failed.report.errors[:3]}"
             ) from None
+        calibration.calibrations_refresh()  # article vectors and the chat bot's thresholds
         tickets_created = demo_helpdesk.load()
         for slug, views in DEMO_VIEWS.items():
             for article_slug in (slug, f"{slug}-zh"):
