@@ -5,45 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0005_labels'),
+        ("tickets", "0005_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agentprofile',
-            name='chat_capacity',
-            field=models.PositiveIntegerField(default=3, help_text='Most live chats at once.', verbose_name='chat capacity'),
+            model_name="agentprofile",
+            name="chat_capacity",
+            field=models.PositiveIntegerField(
+                default=3, help_text="Most live chats at once.", verbose_name="chat capacity"
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='visitor_key',
-            field=models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True),
+            model_name="customer",
+            name="visitor_key",
+            field=models.CharField(
+                blank=True, editable=False, max_length=64, null=True, unique=True
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='data',
+            model_name="message",
+            name="data",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='agent_joined_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='agent joined'),
+            model_name="ticket",
+            name="agent_joined_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="agent joined"
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='chat_phase',
-            field=models.CharField(blank=True, choices=[('bot', 'With the bot'), ('queued', 'Waiting for an agent'), ('agent', 'With an agent'), ('ended', 'Ended')], default='', editable=False, max_length=10, verbose_name='chat'),
+            model_name="ticket",
+            name="chat_phase",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("bot", "With the bot"),
+                    ("queued", "Waiting for an agent"),
+                    ("agent", "With an agent"),
+                    ("ended", "Ended"),
+                ],
+                default="",
+                editable=False,
+                max_length=10,
+                verbose_name="chat",
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='handed_off_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='handed off'),
+            model_name="ticket",
+            name="handed_off_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="handed off"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('chat_phase__in', ['queued', 'agent'])), fields=['chat_phase', 'team'], name='tickets_live_chat_idx'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("chat_phase__in", ["queued", "agent"])),
+                fields=["chat_phase", "team"],
+                name="tickets_live_chat_idx",
+            ),
         ),
     ]

@@ -63,7 +63,9 @@ class Customer(models.Model):
     )
     organization = models.CharField(_("organization"), max_length=150, blank=True)
     # Anonymous chat visitors: the random id in their signed visitor cookie.
-    visitor_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    visitor_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
     notes = models.TextField(_("notes"), blank=True)
     dedicated_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
