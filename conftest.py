@@ -17,6 +17,9 @@ def _isolated_state(settings):
     }
     settings.KB_VIEW_FLUSH_SECONDS = 0  # write view counts at once, so tests can read them
     settings.TASKS_EAGER = True  # enqueued tasks run in-process (after commit, as in production)
+    # A connection kept by the sockets' thread would outlive the test and keep PostgreSQL from
+    # dropping the test database (test_socket_db.py turns it on, and closes it).
+    settings.SOCKET_CONN_MAX_AGE = 0
     cache.clear()
     translation.activate(settings.LANGUAGE_CODE)  # a request in one test must not leak its language
     yield

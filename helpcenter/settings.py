@@ -154,6 +154,8 @@ else:
             "CONN_HEALTH_CHECKS": True,
         }
     }
+# The WebSocket consumers' database thread keeps its connection this long (helpcenter/socket_db.py).
+SOCKET_CONN_MAX_AGE = env_int("SOCKET_CONN_MAX_AGE", 300)
 # Test databases: a file for SQLite (forked live servers cannot share an in-memory database)
 # and an explicit name on PostgreSQL. TEST_DATABASE_NAME is set by the test runner only.
 if test_db_name := env("TEST_DATABASE_NAME"):
@@ -172,14 +174,24 @@ if REDIS_URL:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
+    # The layer only rings the doorbell: messages live in the database and clients replay what
+    # they missed, so Redis pub/sub (one PUBLISH per group send, nothing stored) is enough.
+    # "lists" is channels-redis' default layer (per-channel lists, at-least-once while
+    # connected): 4.2 against 6.8 ms of server CPU per chat message in bench/chat.py.
+    REDIS_CHANNEL_LAYER = env("REDIS_CHANNEL_LAYER", "pubsub")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": {
+                "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "lists": "channels_redis.core.RedisChannelLayer",
+            }[REDIS_CHANNEL_LAYER],
             # socket_timeout None: channels-redis blocks 5 s in BZPOPMIN, and redis-py's default
-            # read timeout of 5 s would otherwise drop idle sockets (measured in
-            # tickets/tests/test_chat_servers.py).
+            # read timeout of 5 s would otherwise drop idle sockets. max_connections: redis-py
+            # 8's pool raises beyond 100 connections, and 2,000 sockets closing at once each
+            # need one for group_discard (both measured in tickets/tests/test_chat_servers.py
+            # and bench/chat.py). Idle connections are reused, so this is a ceiling, not a cost.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 5_000}],
                 "prefix": f"{CACHE_KEY_PREFIX}:asgi",
             },
         }
@@ -192,7 +204,7 @@ else:  # one process, no other service
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
 
 Q_CLUSTER = {
     "name": "helpcenter",

@@ -8,12 +8,13 @@ import logging
 import time
 from collections import deque
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 
+from helpcenter.socket_db import database_sync_to_async
 from kb.feedback import VISITOR_COOKIE, VISITOR_COOKIE_SALT
 from tickets.chat import broadcast
 from tickets.chat import services as chat
@@ -33,6 +34,15 @@ class _Flood(Exception):
 
 class _Frames(AsyncJsonWebsocketConsumer):
     """JSON parsing, size limit, rate limit and error frames shared by both sockets."""
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every event, a hop to the database
+        # thread for each frame and each group message. Our database calls do it themselves
+        # (helpcenter.socket_db), and forwarding a group message needs no database.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.recent = deque()
@@ -189,21 +199,16 @@ class ChatConsumer(_Frames):
 
     @database_sync_to_async
     def _post(self, text, client_id):
-        ticket = (
-            Ticket.objects.select_related("customer__tier").get(pk=self.ticket_id)
-            if self.ticket_id
-            else None
-        )
-        customer = (
-            ticket.customer
-            if ticket
-            else chat.chat_customer(
-                user=self.scope.get("user"), visitor_key=self._visitor_key(), language=self.language
+        if self.ticket_id:
+            # Only the phase is needed here: message_post reads (and locks) the whole row.
+            ticket = Ticket.objects.only("id", "chat_phase", "customer_id").get(pk=self.ticket_id)
+            return chat.customer_message(
+                ticket=ticket, customer=None, text=text, client_id=client_id
             )
+        customer = chat.chat_customer(
+            user=self.scope.get("user"), visitor_key=self._visitor_key(), language=self.language
         )
-        return chat.customer_message(
-            ticket=ticket, customer=customer, text=text, client_id=client_id
-        )
+        return chat.customer_message(ticket=None, customer=customer, text=text, client_id=client_id)
 
     @database_sync_to_async
     def _bot(self, ticket, text):

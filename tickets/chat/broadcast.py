@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from helpcenter.socket_db import pending_group_sends
 from tickets.models import AuthorKind, Message
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ def message_frame(message: Message) -> dict:
 
 
 def _send(group: str, event: dict) -> None:
+    outbox = pending_group_sends.get()
+    if outbox is not None:  # in a socket's database call: sent from the event loop after it
+        outbox.append((group, event))
+        return
     layer = get_channel_layer()
     if layer is None:
         return

@@ -116,27 +116,24 @@ def _clean(text: str) -> str:
 
 
 def customer_message(
-    *, ticket: Ticket | None, customer: Customer, text: str, client_id: str
+    *, ticket: Ticket | None, customer: Customer | None, text: str, client_id: str
 ) -> Posted:
     """Store a customer's chat message (starting the conversation when there is none, or a new
-    one after an ended chat). A resend with the same client id is stored once."""
+    one after an ended chat). A resend with the same client id is stored once. ``customer`` is
+    required without a ticket; with one, it is the ticket's customer."""
     text = _clean(text)
     if ticket is not None and ticket.chat_phase != ChatPhase.ENDED:
-        existing = (
-            Message.objects.filter(ticket=ticket, client_id=client_id).first()
-            if client_id
-            else None
-        )
-        if existing:
-            return Posted(ticket, existing, created=False)
+        now = timezone.now()
         message = message_post(
-            ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=text, client_id=client_id
+            ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=text, client_id=client_id, now=now
         )
-        ticket = Ticket.objects.select_related("customer__tier", "assignee").get(
-            pk=message.ticket_id
-        )
+        # message_post returns the message stored earlier for a repeated client id; a message
+        # stored by this call carries this call's time.
+        if message.created_at != now:
+            return Posted(message.ticket, message, created=False)
         broadcast.message_saved(message)
-        return Posted(ticket, message, created=True)
+        return Posted(message.ticket, message, created=True)
+    customer = customer or ticket.customer
     if client_id:
         # A first message resent before its conversation was confirmed: same conversation.
         existing = (

@@ -56,6 +56,10 @@ class ChatPhase(models.TextChoices):
     ENDED = "ended", _("Ended")
 
 
+# A customer and (soon) an agent are on the line: the chat's messages go by socket, not email.
+LIVE_CHAT_PHASES = (ChatPhase.BOT, ChatPhase.QUEUED, ChatPhase.AGENT)
+
+
 class TicketQuerySet(models.QuerySet):
     def active(self):
         """Not solved or closed: the work still to do."""

@@ -70,9 +70,13 @@ def ticket_pauses(ticket: Ticket, *, now: datetime) -> list[sla.Pause]:
     """Pending / on-hold intervals, from the event log (and the current status)."""
     changes = []
     if ticket.pk:
+        # values_list, not ticket.events: the related manager would load each event's
+        # deferred ticket_id to link it back (one query per status change).
         changes = [
-            (event.created_at, event.data.get("to"))
-            for event in ticket.events.filter(kind=EventKind.STATUS).only("created_at", "data")
+            (created_at, data.get("to"))
+            for created_at, data in Event.objects.filter(
+                ticket_id=ticket.pk, kind=EventKind.STATUS
+            ).values_list("created_at", "data")
         ]
     if not changes and ticket.status in PAUSED_STATUSES:
         changes = [(ticket.updated_at or now, ticket.status)]

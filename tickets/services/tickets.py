@@ -30,7 +30,7 @@ from tickets.models import (
     SuggestionView,
     Ticket,
 )
-from tickets.models.tickets import ACTIVE_STATUSES
+from tickets.models.tickets import ACTIVE_STATUSES, LIVE_CHAT_PHASES, PAUSED_STATUSES
 from tickets.services.clocks import SLA_FIELDS, ticket_apply_sla
 
 logger = logging.getLogger(__name__)
@@ -186,10 +186,8 @@ def message_post(
     A repeated ``client_id`` returns the message stored the first time."""
     now = now or timezone.now()
     body = _clean_text(body, limit=MAX_BODY, field="body")
-    if client_id:
-        existing = Message.objects.filter(ticket=ticket, client_id=client_id).first()
-        if existing:
-            return existing
+    # A resend (same client_id) is caught by the unique constraint below; looked up first only
+    # where a new ticket would be made instead.
     ticket = _lock(ticket)
     if author_kind == AuthorKind.CUSTOMER:
         internal = False
@@ -199,6 +197,9 @@ def message_post(
                 attachments=attachments, client_id=client_id, now=now,
             )  # fmt: skip
         if not _can_reopen(ticket, now):
+            existing = _stored(ticket, client_id)
+            if existing:
+                return existing
             follow_up = ticket_create(
                 customer=ticket.customer, subject=_follow_up_subject(ticket), body=body,
                 channel=ticket.channel, attachments=attachments, follow_up_of=ticket, now=now,
@@ -210,9 +211,13 @@ def message_post(
                 ticket=ticket, author_kind=author_kind, author=author if author and author.pk else None,
                 body=body, is_internal=internal, client_id=client_id, created_at=now,
             )  # fmt: skip
-    except IntegrityError:  # the same client_id at the same moment: the other call stored it
-        return Message.objects.get(ticket=ticket, client_id=client_id)
+    except IntegrityError:
+        existing = _stored(ticket, client_id)
+        if existing is None:
+            raise
+        return existing  # a resend, or the same client_id at the same moment: stored once
     _save_attachments(ticket, message, attachments)
+    sla_inputs = _sla_inputs(ticket)
     old_status = ticket.status
     new_status = status or old_status
     if internal:
@@ -233,12 +238,40 @@ def message_post(
                 new_status = Status.OPEN
     _change_status(ticket, new_status, author, now)
     ticket.updated_at = now
-    ticket_apply_sla(ticket, now=now)
-    ticket.save()
+    if _sla_inputs(ticket) != sla_inputs or ticket.status in PAUSED_STATUSES:
+        ticket_apply_sla(ticket, now=now)
+    ticket.save(update_fields=_MESSAGE_FIELDS)
     message_id = message.pk
-    if not internal:
+    # A live chat's participants are on the line: no email for each of its messages.
+    if not internal and ticket.chat_phase not in LIVE_CHAT_PHASES:
         transaction.on_commit(lambda: notifications.message_posted(message_id=message_id))
     return message
+
+
+# What message_post may change on the ticket (status rules, clocks, deadlines); the UPDATE
+# leaves the other columns alone, and a field message_post starts to change must be added here.
+_MESSAGE_FIELDS = [
+    "status", "solved_at", "closed_at", "first_responded_at", "awaiting_reply_since",
+    "updated_at", *SLA_FIELDS,
+]  # fmt: skip
+
+
+def _stored(ticket: Ticket, client_id: str) -> Message | None:
+    if not client_id:
+        return None
+    return Message.objects.filter(ticket=ticket, client_id=client_id).first()
+
+
+def _sla_inputs(ticket: Ticket) -> tuple:
+    """What a ticket's deadlines are computed from (with the policy and the status events):
+    a message that changes none of it (a customer's second message in a row) leaves them as
+    they are, and message_post skips the recomputation, the costliest part of a chat message."""
+    return (
+        ticket.status, ticket.priority, ticket.channel, ticket.customer_id, ticket.customer.tier_id,
+        ticket.chat_phase,
+        ticket.handed_off_at, ticket.first_responded_at, ticket.awaiting_reply_since,
+        ticket.solved_at, ticket.sla_policy_id,
+    )  # fmt: skip
 
 
 def _can_reopen(ticket: Ticket, now: datetime) -> bool:

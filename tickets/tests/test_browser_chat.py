@@ -85,7 +85,7 @@ class LiveChatInTwoBrowsers(ChannelsLiveServerTestCase):
                 **settings.STORAGES,
                 "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
             },
-            CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
+            CHANNEL_LAYERS={"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}},
             TASKS_EAGER=True,
             KB_VIEW_FLUSH_SECONDS=0,
         )

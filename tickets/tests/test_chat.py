@@ -51,7 +51,7 @@ def kb_and_desk(monkeypatch, settings):
     """Defaults (a flush by an earlier transactional test removes migration data), a small KB."""
     ensure_defaults(apps)
     ensure_roles(apps)
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
     monkeypatch.setattr("tickets.chat.bot._decide", fulltext_decide)
     # Chats go to this team's queue; agents accept them by hand unless a test says otherwise.
     Team.objects.get_or_create(

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         web = [
             python, "-m", "uvicorn", "helpcenter.asgi:application",
             "--host", host, "--port", str(port), "--workers", str(workers),
-            "--lifespan", "off", "--proxy-headers", "--no-server-header",
+            "--lifespan", "on", "--proxy-headers", "--no-server-header",
             "--ws-per-message-deflate", "false", "--log-level", "warning",
         ]  # fmt: skip
         worker = [python, "manage.py", "qcluster"]
