@@ -159,7 +159,7 @@ def _lock(ticket: Ticket) -> Ticket:
     # of=("self",): lock the ticket row only (PostgreSQL refuses to lock outer-joined rows).
     return (
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("customer__tier")
+        .select_related("customer")
         .get(pk=ticket.pk)
     )
 
