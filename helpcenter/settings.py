@@ -176,8 +176,8 @@ if REDIS_URL:
     }
     # The layer only rings the doorbell: messages live in the database and clients replay what
     # they missed, so Redis pub/sub (one PUBLISH per group send, nothing stored) is enough.
-    # "lists" is channels-redis' default layer (per-channel lists, at-least-once while
-    # connected): 4.2 against 6.8 ms of server CPU per chat message in bench/chat.py.
+    # "lists" is channels-redis' default layer (per-channel lists): 9.8-14.2 against 3.3-5.2 ms
+    # of server CPU per chat message at 200 msg/s in bench/chat.py (docs/benchmarks.md).
     REDIS_CHANNEL_LAYER = env("REDIS_CHANNEL_LAYER", "pubsub")
     CHANNEL_LAYERS = {
         "default": {

@@ -158,9 +158,7 @@ def ticket_create(
 def _lock(ticket: Ticket) -> Ticket:
     # of=("self",): lock the ticket row only (PostgreSQL refuses to lock outer-joined rows).
     return (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=ticket.pk)
+        Ticket.objects.select_for_update(of=("self",)).select_related("customer").get(pk=ticket.pk)
     )
 
 
