@@ -16,6 +16,7 @@ and every socket's database work waits for that one thread.
 """
 
 import logging
+import threading
 import time
 from contextvars import ContextVar
 
@@ -26,8 +27,33 @@ from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
-# (group, event) pairs to send once the current socket database call returns; None elsewhere.
-pending_group_sends: ContextVar[list | None] = ContextVar("pending_group_sends", default=None)
+
+class Outbox:
+    """The (group, event) pairs a socket database call sends once it returns. Once the caller
+    stops waiting (it returned, or was cancelled while the thread went on), the outbox is
+    closed and later sends go out at once, from the thread, as they would without it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items: list = []
+        self._closed = False
+
+    def add(self, group: str, event: dict) -> bool:
+        """Queue a send; False when the outbox is closed (the caller must send it itself)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._items.append((group, event))
+            return True
+
+    def close(self) -> list:
+        with self._lock:
+            self._closed = True
+            return self._items
+
+
+# The current socket database call's outbox; None elsewhere (HTTP, tasks, shell).
+pending_group_sends: ContextVar[Outbox | None] = ContextVar("pending_group_sends", default=None)
 
 
 def _keep_connections() -> None:
@@ -47,13 +73,13 @@ def _keep_connections() -> None:
 
 class SocketDatabaseSyncToAsync(SyncToAsync):
     async def __call__(self, *args, **kwargs):
-        outbox: list = []
+        outbox = Outbox()
         token = pending_group_sends.set(outbox)  # the thread runs in a copy of this context
         try:
             return await super().__call__(*args, **kwargs)
         finally:
             pending_group_sends.reset(token)
-            await _send_all(outbox)  # what committed before an error is announced too
+            await _send_all(outbox.close())  # what committed before an error is announced too
 
     def thread_handler(self, loop, *args, **kwargs):
         _keep_connections()
@@ -71,11 +97,11 @@ def database_sync_to_async(func=None, thread_sensitive: bool = True):
     return SocketDatabaseSyncToAsync(func, thread_sensitive=thread_sensitive)
 
 
-async def _send_all(outbox: list) -> None:
-    if not outbox:
+async def _send_all(sends: list) -> None:
+    if not sends:
         return
     layer = get_channel_layer()
-    for group, event in outbox:
+    for group, event in sends:
         try:
             await layer.group_send(group, event)
         except Exception:  # a lost doorbell: clients replay from the database on reconnect

@@ -61,9 +61,8 @@ def message_frame(message: Message) -> dict:
 
 def _send(group: str, event: dict) -> None:
     outbox = pending_group_sends.get()
-    if outbox is not None:  # in a socket's database call: sent from the event loop after it
-        outbox.append((group, event))
-        return
+    if outbox is not None and outbox.add(group, event):
+        return  # in a socket's database call: sent from the event loop after it
     layer = get_channel_layer()
     if layer is None:
         return

@@ -3,7 +3,9 @@ what is stored (bench/chat.py measures the effect): deadlines recomputed only wh
 change, no email per live-chat message, the SLA pauses in one query, the sockets' database
 connection kept between frames, the in-memory layer's sweep, warm-up and gc.freeze at start."""
 
+import asyncio
 import gc
+import threading
 import time
 
 import pytest
@@ -187,13 +189,39 @@ async def test_group_sends_in_a_socket_database_call_go_out_after_it_in_order(se
     def announce():
         broadcast._send("room", {"type": "chat.frame", "n": 1})
         broadcast._send("room", {"type": "chat.frame", "n": 2})
-        return list(pending_group_sends.get())  # queued in the database thread, not sent
+        return list(pending_group_sends.get()._items)  # queued in the database thread, not sent
 
     queued = await announce()
     assert [event["n"] for _group, event in queued] == [1, 2]
     assert pending_group_sends.get() is None
     assert (await layer.receive(channel))["n"] == 1
     assert (await layer.receive(channel))["n"] == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_group_send_after_the_caller_was_cancelled_still_goes_out(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("room", channel)
+    started, release = threading.Event(), threading.Event()
+
+    @database_sync_to_async
+    def slow_save():
+        broadcast._send("room", {"type": "chat.frame", "n": 1})
+        started.set()
+        release.wait(5)  # the caller is cancelled meanwhile (server shutting down, say)
+        broadcast._send("room", {"type": "chat.frame", "n": 2})
+
+    task = asyncio.ensure_future(slow_save())
+    await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 1
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 2
 
 
 @pytest.mark.asyncio
