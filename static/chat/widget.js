@@ -134,9 +134,31 @@
     return state;
   }
   var state = loadState();
+  var acked = {};  // client_ids the server acknowledged to this tab
   function save() {
     if (state.items.length > MAX_STORED) state.items = state.items.slice(-MAX_STORED);
-    try { local.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* full: keep going */ }
+    try { local.setItem(STORE_KEY, JSON.stringify(withOtherTabsUnsent())); } catch (e) { /* full: keep going */ }
+  }
+  // Every tab of the site writes the same entry. Keep the unsent messages another tab stored
+  // for this conversation and this tab has not seen acknowledged: if that tab closes before
+  // sending them, the next page load sends them (the server stores each client_id once).
+  function withOtherTabsUnsent() {
+    var stored;
+    try { stored = JSON.parse(local.getItem(STORE_KEY) || "null"); } catch (e) { return state; }
+    if (!stored || !Array.isArray(stored.outbox) || !stored.outbox.length) return state;
+    if (stored.conversation && stored.conversation !== state.conversation) return state;
+    var known = {};
+    state.outbox.forEach(function (item) { known[item.client_id] = true; });
+    state.items.forEach(function (item) { if (item.client_id) known[item.client_id] = true; });
+    var theirs = stored.outbox.filter(function (item) {
+      return item && typeof item.client_id === "string" && typeof item.text === "string" &&
+             !known[item.client_id] && !acked[item.client_id];
+    });
+    if (!theirs.length) return state;
+    var copy = {};
+    for (var key in state) copy[key] = state[key];
+    copy.outbox = state.outbox.concat(theirs);
+    return copy;
   }
 
   function uuid() {
@@ -474,6 +496,7 @@
 
   function onAck(frame) {
     var node = frame.client_id && pendingNodes[frame.client_id];
+    if (frame.client_id) acked[frame.client_id] = true;
     var item = dropFromOutbox(frame.client_id);
     if (typeof frame.id !== "number") return;
     if (node && !seenIds[frame.id]) {

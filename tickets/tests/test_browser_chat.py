@@ -250,6 +250,53 @@ class LiveChatInTwoBrowsers(ChannelsLiveServerTestCase):
         console.context.close()
         customer_context.close()
 
+    def test_a_message_left_unsent_by_a_closed_tab_is_sent_by_the_next_page(self):
+        self.in_chromium(self._unsent_in_another_tab)
+
+        ticket = Ticket.objects.get(channel=Channel.CHAT)
+        stored = ticket.messages.filter(client_id="closed-tab-1")
+        assert list(stored.values_list("body", flat=True)) == ["Sent from a tab that closed"]
+
+    def _unsent_in_another_tab(self, browser, expect):
+        context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+        shop = context.new_page()
+        shop.set_default_timeout(TIMEOUT_MS)
+        shop.goto(f"{self.live_server_url}/")
+        shop.locator("[data-chat-launcher]").click()
+        question = shop.locator("[data-chat-input]")
+        question.fill("How long does a refund take?")
+        question.press("Enter")
+        expect(shop.locator("[data-chat-message][data-author=bot]").first).to_be_visible()
+
+        # Another tab of the same site (same localStorage) stored a message it could not send
+        # (it was offline) and was closed. This page knows nothing of it in memory.
+        shop.evaluate(
+            """() => {
+                const key = Object.keys(localStorage).find((k) => k.startsWith("hc-chat:"));
+                const state = JSON.parse(localStorage.getItem(key));
+                state.outbox.push({client_id: "closed-tab-1", text: "Sent from a tab that closed"});
+                localStorage.setItem(key, JSON.stringify(state));
+            }"""
+        )
+        # This page saves its own state (a new message): the other tab's message stays stored.
+        question.fill("Thanks")
+        question.press("Enter")
+        expect(shop.locator("[data-chat-message][data-author=customer]")).to_have_count(2)
+        outbox = shop.evaluate(
+            """() => {
+                const key = Object.keys(localStorage).find((k) => k.startsWith("hc-chat:"));
+                return JSON.parse(localStorage.getItem(key)).outbox.map((m) => m.client_id);
+            }"""
+        )
+        assert "closed-tab-1" in outbox
+
+        # The next page load sends it; the transcript shows it once, as sent.
+        shop.reload()
+        sent = shop.locator("[data-chat-message][data-author=customer]", has_text="tab that closed")
+        expect(sent).to_have_count(1)
+        expect(sent).to_have_attribute("data-state", "sent")
+        context.close()
+
     def test_two_agents_one_wins_the_accept_then_a_canned_reply_and_a_transfer(self):
         self.bob = self.make_agent("bob")
         vip = Customer.objects.create(name="Chen Wei", tier=Tier.objects.get(slug="vip"))
