@@ -383,6 +383,24 @@ async def test_customer_and_agent_on_two_server_processes_with_redis(
         got = await customer.until(of_type("message", id=agent_ack["id"]), "agent's message on A")
         assert (got["author"], got["text"], got["name"]) == ("agent", "Hi, Alice here", "Alice")
 
+        # A reply saved by a third process, in sync code without an event loop (as the admin's
+        # ticket page under WSGI or a task sends it), reaches the customer on A through Redis.
+        outside = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", AGENT_REPLY, str(ticket_id)],
+            cwd=ROOT,
+            env={**base_env(site.var_dir), **shared},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert outside.returncode == 0, outside.stderr[-2000:]
+        outside_id = int(outside.stdout.split()[-1])
+        got = await customer.until(
+            of_type("message", id=outside_id), "a reply from another process"
+        )
+        assert got["text"] == "Replied from the ticket page"
+
         # Customer (A) → agent (B), twice; a resend of c2 is stored and delivered once.
         acks = {}
         for client_id, text in (("c2", "My parcel is late"), ("c3", "Order 42")):
@@ -422,6 +440,20 @@ async def test_customer_and_agent_on_two_server_processes_with_redis(
     finally:
         await customer.close()
         await agent.close()
+
+
+AGENT_REPLY = """
+import sys
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from tickets.chat import services as chat
+from tickets.models import Ticket
+ticket = Ticket.objects.get(pk=int(sys.argv[1]))
+agent = get_user_model().objects.get(username="alice")
+posted = chat.agent_message(ticket=ticket, agent=agent, text="Replied from the ticket page")
+print(posted.message.pk)
+"""
 
 
 LAYER_POOL = """
