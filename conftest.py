@@ -1,4 +1,5 @@
-"""Project-wide pytest fixtures: clean cache per test, plain static storage, role users."""
+"""Project-wide pytest fixtures: clean cache per test, plain static storage, role users, and
+Chromium for the browser tests."""
 
 import pytest
 from django.contrib.auth.models import Group
@@ -61,3 +62,15 @@ def manager_client(client, manager):
 def agent_client(client, agent):
     client.force_login(agent)
     return client
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, one per test module (browser tests only: bin/test runs them apart)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from helpcenter.chromium import launch
+
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()

@@ -330,13 +330,8 @@ def rank(query: str, *, language: str | None = None, limit: int = 10) -> list[Se
         if article is None:
             continue
         hits.append(
-            SearchHit(
-                article_id=article.pk,
-                slug=article.slug,
-                title=article.title,
-                language=article.language,
-                summary=article.summary,
-                url=article.get_absolute_url(),
+            SearchHit.for_article(
+                article,
                 snippet=snippet(article.summary, []),
                 score=round(score, 4),
                 confidence=round(min(max(score, 0.0), 1.0), 4),

@@ -41,6 +41,14 @@ class SearchHit:
     score: float
     confidence: float
 
+    @classmethod
+    def for_article(cls, article, *, snippet: str, score: float, confidence: float) -> "SearchHit":
+        return cls(
+            article_id=article.pk, slug=article.slug, title=article.title,
+            language=article.language, summary=article.summary, url=article.get_absolute_url(),
+            snippet=snippet, score=score, confidence=confidence,
+        )  # fmt: skip
+
 
 @dataclass
 class SearchResult:
@@ -223,13 +231,8 @@ def search(
     for candidate in ranked[:limit]:
         article = candidate.article
         result.hits.append(
-            SearchHit(
-                article_id=article.pk,
-                slug=article.slug,
-                title=article.title,
-                language=article.language,
-                summary=article.summary,
-                url=article.get_absolute_url(),
+            SearchHit.for_article(
+                article,
                 snippet=snippet(article.body_text or article.summary, used_terms),
                 score=candidate.score,
                 confidence=candidate.confidence,

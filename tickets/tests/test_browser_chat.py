@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, connections
 from django.test.utils import override_settings
 
+from helpcenter.chromium import launch
 from helpcenter.roles import AGENTS, ensure_roles
 from kb.search import CONFIDENT, WEAK, search
 from kb.tests.factories import ArticleFactory
@@ -43,11 +44,6 @@ pytestmark = pytest.mark.browser
 # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TIMEOUT_MS = 10_000
 
 
@@ -146,7 +142,7 @@ class LiveChatInTwoBrowsers(ChannelsLiveServerTestCase):
         sync_api = pytest.importorskip("playwright.sync_api")
         sync_api.expect.set_options(timeout=TIMEOUT_MS)
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch(p)
             try:
                 scenario(browser, sync_api.expect)
             finally:
