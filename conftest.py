@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.utils import translation
 
-from helpcenter.roles import AGENTS, MANAGERS
+from core.roles import AGENTS, MANAGERS
 
 
 @pytest.fixture(autouse=True)

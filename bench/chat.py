@@ -283,7 +283,7 @@ def prepare_site() -> Site:
     from django.core.management import call_command
     from django.test import Client
 
-    from helpcenter.roles import AGENTS
+    from core.roles import AGENTS
     from tickets.chat import bot
     from tickets.chat import services as chat
     from tickets.models import AgentProfile, RoutingMode, Team

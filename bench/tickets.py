@@ -52,7 +52,7 @@ def _users():
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
-    from helpcenter.roles import AGENTS
+    from core.roles import AGENTS
     from tickets.models import AgentProfile
 
     User = get_user_model()

@@ -61,6 +61,11 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env("SITE_NAME", "Lumen Market Help Center")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", "support@example.com")
 
+# How many reverse proxies of ours stand in front of the server (each appends to
+# X-Forwarded-For). 0: none, and the header is ignored; every per-address limit (sign-in,
+# guest tickets, votes, sockets) then counts the peer address (core/client.py).
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", env_int("NUM_PROXIES", 0))
+
 # Behind a TLS-terminating proxy in production.
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -154,7 +159,7 @@ else:
             "CONN_HEALTH_CHECKS": True,
         }
     }
-# The WebSocket consumers' database thread keeps its connection this long (helpcenter/socket_db.py).
+# The WebSocket consumers' database thread keeps its connection this long (core/socket_db.py).
 SOCKET_CONN_MAX_AGE = env_int("SOCKET_CONN_MAX_AGE", 300)
 # Test databases: a file for SQLite (forked live servers cannot share an in-memory database)
 # and an explicit name on PostgreSQL. TEST_DATABASE_NAME is set by the test runner only.
@@ -204,7 +209,7 @@ else:  # one process, no other service
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer"}}
 
 Q_CLUSTER = {
     "name": "helpcenter",
@@ -309,6 +314,8 @@ REST_FRAMEWORK = {
         "ticket_guest_create": env("TICKETS_GUEST_CREATE_RATE", "10/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # DRF's own idea of the client address, for any throttle that does not use core.client.
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "HelpCenter API",

@@ -9,7 +9,7 @@ from kb.sitemaps import sitemaps
 
 api_patterns = [
     path("kb/", include("kb.api_urls")),
-    path("tickets/", include("tickets.api_urls")),
+    path("tickets/", include("tickets.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -20,7 +20,7 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path("robots.txt", views.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
-    path("chat/visitor/", include("tickets.widget")),
+    path("chat/visitor/", include("tickets.chat.widget")),
 ]
 urlpatterns += i18n_patterns(
     path("", include("kb.urls")),

@@ -28,10 +28,10 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.tasks import enqueue
 from kb import semantic
 from kb.models import AnswerCalibration, Article, Language, SearchDocument
 from kb.search import CONFIDENT, WEAK, search, text
@@ -335,16 +335,7 @@ def refresh_after_commit() -> None:
 
 def _enqueue_refresh() -> None:
     # Never raises: a lost refresh only leaves slightly older thresholds until the next change.
-    try:
-        if settings.TASKS_EAGER:
-            calibration_refresh_task()
-            return
-        from django_q.tasks import async_task
-
-        with transaction.atomic():  # as tickets.notifications.enqueue: keeps the connection
-            async_task("kb.calibration.calibration_refresh_task")
-    except Exception:
-        logger.exception("Could not run or enqueue the answer calibration refresh.")
+    enqueue("kb.calibration.calibration_refresh_task")
 
 
 def fresh(language: str, ranker: str) -> AnswerCalibration:

@@ -1,5 +1,5 @@
 """Customer accounts: sign up with email confirmation, sign in/out, password reset, profile.
-Django's auth views with the help center's templates; the rules are in tickets.portal."""
+Django's auth views with the help center's templates; the rules are in tickets.services.accounts and core.signin."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,8 +16,10 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from tickets import portal, services
+from core.signin import signin_blocked, signin_failed
+from tickets import selectors, services
 from tickets.forms import LoginForm, PasswordResetForm, ProfileForm, SignupForm
+from tickets.services import accounts
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -30,7 +32,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         data = form.cleaned_data
-        portal.account_signup(
+        accounts.account_signup(
             email=data["email"], password=data["password1"], name=data["name"],
             language=get_language(),
         )  # fmt: skip
@@ -49,9 +51,9 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
 def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     """The mailed link shows a button; the POST activates. (Mail scanners that fetch links do
     not confirm anything, and the one-use token stays valid for the person.)"""
-    user = portal.user_for_confirmation(token)
+    user = accounts.user_for_confirmation(token)
     if user is not None and request.method == "POST":
-        portal.account_confirm(user=user, language=get_language())
+        accounts.account_confirm(user=user, language=get_language())
         auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Your email is confirmed and you are signed in. Welcome!"))
         return redirect(settings.LOGIN_REDIRECT_URL)
@@ -68,21 +70,18 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         username = request.POST.get("username", "")
-        if portal.login_blocked(address=portal.client_address(request), username=username):
+        if signin_blocked(request, accounts.normalize_login(username)):
             form = self.authentication_form(request, initial={"username": username[:150]})
             context = self.get_context_data(form=form, throttled=True)
             return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        portal.login_failed(
-            address=portal.client_address(self.request),
-            username=self.request.POST.get("username", ""),
-        )
+        signin_failed(self.request, accounts.normalize_login(self.request.POST.get("username", "")))
         return super().form_invalid(form)
 
     def get_default_redirect_url(self) -> str:
-        if portal.is_support_staff(self.request.user):
+        if selectors.is_support_staff(self.request.user):
             return reverse("admin:index")
         return super().get_default_redirect_url()
 
@@ -114,7 +113,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
-            portal.profile_update(user=request.user, **form.cleaned_data)
+            accounts.profile_update(user=request.user, **form.cleaned_data)
             messages.success(request, _("Your profile was saved."))
             return redirect("accounts:profile")
     else:

@@ -4,6 +4,7 @@ served only as downloads."""
 import os
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,6 +56,15 @@ def safe_name(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
     return name[:200] or "file"
+
+
+def content_disposition(name: str) -> str:
+    """A download header whose file name cannot break out of the header or name a directory."""
+    name = safe_name(name)
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\;%' else "_" for ch in name
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def check_upload(upload: UploadedFile) -> CheckedUpload:

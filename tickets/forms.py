@@ -1,5 +1,5 @@
 """Forms of the customer portal and accounts. They parse; the rules live in the services
-(tickets.portal, tickets.services) and tickets.attachments."""
+(tickets.services) and tickets.attachments."""
 
 from django import forms
 from django.conf import settings
@@ -10,9 +10,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from kb.models import Language
-from tickets import portal
 from tickets.attachments import check_uploads
 from tickets.services import normalize_email
+from tickets.services.accounts import account_mail_queue, normalize_login
 from tickets.services.tickets import MAX_BODY
 
 
@@ -164,7 +164,7 @@ class LoginForm(auth_forms.AuthenticationForm):
         username.widget.attrs.update({"autocomplete": "username", "inputmode": "email"})
 
     def clean_username(self) -> str:
-        return portal.normalize_login(self.cleaned_data["username"])
+        return normalize_login(self.cleaned_data["username"])
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
@@ -172,7 +172,7 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         """Mail a reset link to every active account with this email, in the page's language,
         as a task (so the response takes as long whether or not the address is registered)."""
         for user in self.get_users(self.cleaned_data["email"]):
-            portal.password_reset_mail(user, get_language())
+            account_mail_queue(user=user, kind="password_reset", language=get_language())
 
 
 class ProfileForm(forms.Form):

@@ -7,7 +7,6 @@ Agents: assigned to them, SLA warning, SLA breach (breaches also to the team lea
 
 import logging
 from datetime import timedelta
-from importlib import import_module
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -16,29 +15,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from core.tasks import enqueue
 from tickets.models import AuthorKind, EventKind, Message, Notification, Ticket
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(minutes=1)
-
-
-def enqueue(func_path: str, *args) -> None:
-    """Hand a task to the django-q2 cluster (or run it now when TASKS_EAGER). Never raises: a
-    lost enqueue is picked up by the periodic sweeps."""
-    try:
-        if settings.TASKS_EAGER:
-            module, name = func_path.rsplit(".", 1)
-            getattr(import_module(module), name)(*args)
-        else:
-            from django_q.tasks import async_task
-
-            # Inside atomic(), django-q2's ORM broker cannot close this request's database
-            # connection behind its back (which would cost a reconnect per enqueued task).
-            with transaction.atomic():
-                async_task(func_path, *args)
-    except Exception:
-        logger.exception("Could not run or enqueue %s%r", func_path, args)
 
 
 def _create(kind: str, ticket: Ticket, recipient: str, language: str, key: str) -> None:

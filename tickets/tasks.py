@@ -52,6 +52,12 @@ def notification_send(notification_id: int) -> bool:
     return notifications.notification_send(notification_id)
 
 
+def account_mail_send(kind: str, user_id: int, language: str) -> bool:
+    from tickets.services.accounts import account_mail_send
+
+    return account_mail_send(kind=kind, user_id=user_id, language=language)
+
+
 def sla_recompute(policy_ids: list[int] | None = None) -> int:
     return services.sla_recompute(policy_ids=policy_ids)
 

@@ -1,6 +1,6 @@
 """Customer portal pages: submit a request (with suggested articles), my requests, a request's
 conversation (signed in or through the guest link), attachment downloads. Thin: parse, call
-tickets.portal / tickets.services, render."""
+tickets.selectors / tickets.services, render."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,9 +18,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kb.answers import suggest
 from kb.feedback import remember_visitor, visitor_key
 from kb.models import Article
-from tickets import portal, selectors, services
+from tickets import selectors, services
+from tickets.attachments import content_disposition
 from tickets.forms import ReplyForm, RequestForm, add_service_errors
+from tickets.limits import GuestCreateThrottle
 from tickets.models import AuthorKind, Ticket
+from tickets.services import portal
 
 LIST_PAGE_SIZE = 20
 SUGGESTIONS = 5
@@ -56,7 +59,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     )
     status = 200
     if posted and form.is_valid():
-        if guest and not portal.GuestCreateThrottle().allow_request(request, None):
+        if guest and not GuestCreateThrottle().allow_request(request, None):
             form.add_error(
                 None,
                 _("You have sent several requests in a short time. Please try again later."),
@@ -133,7 +136,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     customer = _customer(request)
     ticket = selectors.customer_ticket(customer, reference)
     if ticket is None:
-        target = portal.customer_merged_ticket(customer, reference)
+        target = selectors.customer_merged_ticket(customer, reference)
         if target is None:
             raise Http404
         return redirect(target)
@@ -143,11 +146,11 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_guest(request: HttpRequest, reference: str, key: str) -> HttpResponse:
-    ticket = portal.guest_ticket(reference, key)
+    ticket = selectors.guest_ticket(reference, key)
     if ticket is None:
         raise Http404
     if ticket.merged_into_id:
-        target = portal.merged_target(ticket)
+        target = selectors.merged_target(ticket)
         if target is None:
             raise Http404
         return redirect(target.get_guest_url())
@@ -218,7 +221,7 @@ def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> Ht
 
 @require_safe
 def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
-    attachment = portal.attachment_for_download(
+    attachment = selectors.attachment_for_download(
         pk=pk, user=request.user, key=request.GET.get("key", "")
     )
     if attachment is None:
@@ -228,7 +231,7 @@ def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
     except (OSError, ValueError):  # the file is gone from storage
         raise Http404 from None
     response = FileResponse(handle, content_type=attachment.content_type)
-    response["Content-Disposition"] = portal.content_disposition(attachment.original_name)
+    response["Content-Disposition"] = content_disposition(attachment.original_name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"

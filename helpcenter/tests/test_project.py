@@ -69,9 +69,7 @@ def test_health_check(client, db):
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_websocket_stack_answers_and_checks_the_origin():
-    good = WebsocketCommunicator(
-        application, "/ws/ping/", headers=[(b"origin", b"http://127.0.0.1")]
-    )
+    good = WebsocketCommunicator(application, "/ws/ping/", headers=SAME_ORIGIN)
     connected, _ = await good.connect()
     assert connected
     await good.send_json_to({"type": "ping"})
@@ -80,9 +78,7 @@ async def test_websocket_stack_answers_and_checks_the_origin():
     assert (await good.receive_json_from())["code"] == "invalid_json"
     await good.disconnect()
 
-    unknown = WebsocketCommunicator(
-        application, "/ws/nope/", headers=[(b"origin", b"http://127.0.0.1")]
-    )
+    unknown = WebsocketCommunicator(application, "/ws/nope/", headers=SAME_ORIGIN)
     connected, _ = await unknown.connect()
     assert connected
     assert (await unknown.receive_json_from())["code"] == "not_found"
@@ -90,10 +86,68 @@ async def test_websocket_stack_answers_and_checks_the_origin():
     await unknown.wait()
 
     evil = WebsocketCommunicator(
-        application, "/ws/ping/", headers=[(b"origin", b"http://evil.example")]
+        application, "/ws/ping/", headers=[(b"origin", b"http://evil.example"), HOST]
     )
     connected, _ = await evil.connect()
     assert not connected
+
+
+SAME_ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+HOST = (b"host", b"127.0.0.1")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("http://localhost:8000", "localhost:8000", True),
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", False),  # another port
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", False),  # another scheme
+        ("https://localhost", "localhost", False),  # https page, plain ws handshake
+        ("http://localhost:1", "localhost", False),
+        ("http://evil.example", "evil.example", False),  # a host we do not serve
+        ("null", "127.0.0.1:8000", False),
+        ("", "127.0.0.1:8000", False),
+        ("http://127.0.0.1:8000/path", "127.0.0.1:8000", False),
+    ],
+)
+async def test_websocket_origin_must_match_scheme_host_and_port(origin, host, allowed):
+    headers = [(b"host", host.encode())]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    for path in ("/ws/ping/", "/ws/agent/"):
+        socket = WebsocketCommunicator(application, path, headers=headers)
+        connected, code = await socket.connect()
+        if path == "/ws/agent/" and allowed:
+            assert code == 4403  # past the origin check; refused for being anonymous
+        else:
+            assert connected is allowed
+        await socket.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_chat_accepts_the_embedding_sites_exact_origin_only(settings):
+    settings.CHAT_ALLOWED_ORIGINS = ["https://shop.example.com"]
+    for origin, allowed in [
+        ("https://shop.example.com", True),
+        ("https://shop.example.com:444", False),
+        ("http://shop.example.com", False),
+        ("https://evil-shop.example.com", False),
+    ]:
+        socket = WebsocketCommunicator(
+            application, "/ws/chat/", headers=[(b"origin", origin.encode()), HOST]
+        )
+        connected, _ = await socket.connect()
+        assert connected is allowed, origin
+        await socket.disconnect()
+    agent = WebsocketCommunicator(
+        application, "/ws/agent/", headers=[(b"origin", b"https://shop.example.com"), HOST]
+    )
+    connected, _ = await agent.connect()
+    assert not connected  # the console is never embeddable
 
 
 def test_settings_read_database_and_redis_urls_from_the_environment(monkeypatch):

@@ -1,17 +1,9 @@
-"""Shared pieces of the tickets admin: capped pagination, action pages, badges."""
+"""Shared pieces of the tickets admin: capped pagination, tamper-proof selections, action pages."""
 
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
-
-from tickets import workspace
-from tickets.models import (
-    Customer,
-    Ticket,
-)
 
 # Rows an action may touch at once; bigger selections are refused with a message.
 ACTION_LIMIT = 500
@@ -63,40 +55,6 @@ class ActionSelectionMixin:
         return super().response_action(request, queryset)
 
 
-# --- Ticket list filters ---------------------------------------------------------------------
-
-
-def customer_label(customer: Customer) -> str:
-    tier = customer.tier
-    return format_html(
-        '{} <span class="hc-tier hc-tier--{}">{}</span>',
-        customer,
-        "vip" if tier.is_vip else "standard",
-        tier.name,
-    )
-
-
-def sla_badge(ticket: Ticket) -> str:
-    countdown = workspace.sla_countdown(ticket)
-    labels = {
-        workspace.SlaState.OK: _("On track"),
-        workspace.SlaState.WARNING: _("Warning"),
-        workspace.SlaState.BREACHED: _("Breached"),
-    }
-    if countdown.state == workspace.SlaState.NONE:
-        return format_html(
-            '<span class="hc-sla hc-sla--none">{}</span>',
-            _("Paused") if ticket.is_paused else "–",
-        )
-    return format_html(
-        '<span class="hc-sla hc-sla--{}" title="{}">{} <small>{}</small></span>',
-        countdown.state,
-        ticket.next_due_at.isoformat() if ticket.next_due_at else "",
-        labels[countdown.state],
-        countdown.text,
-    )
-
-
 def action_page(model_admin, request, *, action: str, title, objects, form) -> TemplateResponse:
     """The intermediate page of an action that needs a choice (the selection rides along)."""
     context = {
@@ -111,6 +69,3 @@ def action_page(model_admin, request, *, action: str, title, objects, form) -> T
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/tickets/action_form.html", context)
-
-
-# --- Customers ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from tickets import workspace
+from tickets import selectors
 from tickets.chat.services import can_chat
 from tickets.models import AgentStatus, Channel, Team, Ticket
 from tickets.replies import render_canned_reply
@@ -140,7 +140,7 @@ def transfer_targets(user) -> tuple[list[dict], list[dict]]:
 def canned_choices(language: str) -> list[dict]:
     """Active canned replies, the agent's language first (the page offers the conversation's
     language first once one is open). Only titles: the text is filled in by the server."""
-    replies = list(workspace.canned_replies())
+    replies = list(selectors.canned_replies())
     replies.sort(key=lambda r: (r.language != language, r.language, r.title.lower()))
     return [
         {"id": r.pk, "title": r.title, "shortcut": r.shortcut, "language": r.language}
@@ -203,7 +203,7 @@ def canned_view(request: HttpRequest) -> JsonResponse:
     ticket = get_object_or_404(
         Ticket.objects.select_related("customer"), pk=int(ticket_id), channel=Channel.CHAT
     )
-    reply = workspace.canned_reply_for(
+    reply = selectors.canned_reply_for(
         ticket=ticket, pk=request.GET.get("reply"), shortcut=request.GET.get("shortcut", "")
     )
     if reply is None:

@@ -5,8 +5,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from tickets import services, workspace
+from tickets import services
 from tickets.admin.common import ActionSelectionMixin, CappedPaginator, action_page
+from tickets.admin.forms import keep_form
 from tickets.models import (
     Customer,
 )
@@ -105,7 +106,7 @@ class CustomerAdmin(ActionSelectionMixin, admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        form_class = workspace.keep_form(
+        form_class = keep_form(
             Customer.objects.filter(pk__in=[c.pk for c in selected]),
             label=_("Keep this customer"),
             help_text=_("The other one's tickets, login and missing details move to it."),

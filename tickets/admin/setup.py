@@ -8,7 +8,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from tickets import detection, notifications
+from core.tasks import enqueue
+from tickets import detection
 from tickets.admin.common import CappedPaginator
 from tickets.models import (
     AgentProfile,
@@ -79,9 +80,7 @@ class HolidayInline(admin.TabularInline):
 def _recompute_after_commit(policy_ids: list[int]) -> None:
     """Deadlines are stored on tickets: recompute them once the new settings are committed."""
     ids = sorted(set(policy_ids))
-    transaction.on_commit(
-        lambda: notifications.enqueue("tickets.tasks.sla_recompute", ids), robust=True
-    )
+    transaction.on_commit(lambda: enqueue("tickets.tasks.sla_recompute", ids), robust=True)
 
 
 @admin.register(Calendar)

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from helpcenter.socket_db import pending_group_sends
+from core.socket_db import pending_group_sends
 from tickets.models import AuthorKind, Message
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def queue_changed() -> None:
 
 
 def _push_positions() -> None:
-    from tickets.chat.queue import waiting_positions
+    from tickets.chat.selectors import waiting_positions
 
     for ticket_id, (position, eta) in waiting_positions().items():
         _send(

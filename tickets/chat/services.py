@@ -15,9 +15,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kb.models import Article
-from tickets import detection, routing
+from tickets import assignment, detection
 from tickets.chat import bot, broadcast
-from tickets.chat.queue import agents_on_duty, chat_agents, position_of, within_business_hours
+from tickets.chat.selectors import agents_on_duty, chat_agents, within_business_hours
 from tickets.models import (
     AgentProfile,
     AuthorKind,
@@ -66,32 +66,6 @@ def chat_customer(*, user: User | None, visitor_key: str | None, language: str =
         defaults={"name": name, "tier": default_tier(), "language": language},
     )
     return customer
-
-
-def conversation_for_token(token: str | None) -> Ticket | None:
-    """The chat with this token (its unguessable access key); merged chats lead to their target."""
-    if not token or not isinstance(token, str) or len(token) > 64:
-        return None
-    ticket = (
-        Ticket.objects.select_related("customer__tier", "assignee")
-        .filter(access_key=token, channel=Channel.CHAT)
-        .first()
-    )
-    while ticket is not None and ticket.merged_into_id:
-        ticket = Ticket.objects.select_related("customer__tier", "assignee").get(
-            pk=ticket.merged_into_id
-        )
-    return ticket
-
-
-def replay(ticket: Ticket, *, after: int | None, include_internal: bool = False) -> list[dict]:
-    """The frames of every message after ``after`` (all when None), from the database."""
-    messages = ticket.messages.select_related("author", "ticket__customer").order_by("pk")
-    if not include_internal:
-        messages = messages.filter(is_internal=False)
-    if after:
-        messages = messages.filter(pk__gt=after)
-    return [broadcast.message_frame(m) for m in messages]
 
 
 # --- Customer side ----------------------------------------------------------------------------
@@ -225,7 +199,7 @@ def handoff(*, ticket: Ticket, reason: str = "asked") -> Handoff:
     if ticket.chat_phase in (ChatPhase.QUEUED, ChatPhase.AGENT):
         return Handoff(ticket, ticket.assignee, True)
     now = timezone.now()
-    team, _why = routing.choose_team(ticket)
+    team, _why = assignment.choose_team(ticket)
     ticket.chat_phase = ChatPhase.QUEUED
     ticket.handed_off_at = now
     ticket.team = team
@@ -405,15 +379,6 @@ def end(*, ticket: Ticket, by: User | None = None) -> Ticket:
     if was_waiting:
         broadcast.queue_changed()
     return ticket
-
-
-def queue_frame(ticket: Ticket) -> dict | None:
-    if ticket.chat_phase != ChatPhase.QUEUED:
-        return None
-    position = position_of(ticket.pk)
-    if position is None:
-        return None
-    return {"type": "queue", "position": position[0], "eta_seconds": position[1]}
 
 
 BOT_IDLE = timedelta(hours=1)

@@ -1,9 +1,13 @@
 from django.db import migrations
 
-from helpcenter.roles import ensure_roles
+from core.roles import grant_from_migration
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tickets", "0002_defaults"), ("helpcenter", "0001_roles")]
+    dependencies = [
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("tickets", "0002_defaults"),
+    ]
 
-    operations = [migrations.RunPython(ensure_roles, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(grant_from_migration("tickets"), migrations.RunPython.noop)]

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from tickets import detection, notifications, routing
+from core.tasks import enqueue
+from tickets import assignment, detection, notifications
 from tickets.attachments import CheckedUpload
 from tickets.models import (
     AgentProfile,
@@ -146,9 +147,7 @@ def ticket_create(
     ticket_id = ticket.pk
     if not live_chat:
         transaction.on_commit(lambda: notifications.ticket_received(ticket_id=ticket_id))
-        transaction.on_commit(
-            lambda: notifications.enqueue("tickets.tasks.ticket_auto_assign", ticket_id)
-        )
+        transaction.on_commit(lambda: enqueue("tickets.tasks.ticket_auto_assign", ticket_id))
     return ticket
 
 
@@ -380,7 +379,7 @@ def _set_assignee(ticket: Ticket, assignee, actor, now: datetime) -> None:
             )
 
 
-def ticket_auto_assign(*, ticket_id: int) -> routing.Route | None:
+def ticket_auto_assign(*, ticket_id: int) -> assignment.Route | None:
     """Route a new ticket to a team and, when someone is available, an agent."""
     with transaction.atomic():
         ticket = (
@@ -393,7 +392,7 @@ def ticket_auto_assign(*, ticket_id: int) -> routing.Route | None:
         )
         if ticket is None or ticket.assignee_id or not ticket.is_active:
             return None
-        route = routing.route(ticket)
+        route = assignment.route(ticket)
         ticket_update(
             ticket=ticket, actor=None,
             team=route.team if route.team else ticket.team,

@@ -22,6 +22,19 @@ def _fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _commit_each_post(client, django_capture_on_commit_callbacks, monkeypatch):
+    """Account mails are queued once the request's transaction commits: run those callbacks
+    at the end of each POST, as a real commit would."""
+    post = client.post
+
+    def post_and_commit(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(*args, **kwargs)
+
+    monkeypatch.setattr(client, "post", post_and_commit)
+
+
 def signup(client, email="new@example.com", password=PASSWORD, name="Nina", **extra):
     return client.post(
         "/en/account/signup/",

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kb.tests.factories import ArticleFactory
-from tickets import detection, notifications, services
+from tickets import detection, services
 from tickets.admin import common as tickets_admin
 from tickets.models import (
     AgentProfile,
@@ -549,7 +549,7 @@ def test_calendar_change_recomputes_its_policies(
 
     calendar = Calendar.objects.get()
     calls = []
-    monkeypatch.setattr(notifications, "enqueue", lambda *a: calls.append(a))
+    monkeypatch.setattr("tickets.admin.setup.enqueue", lambda *a: calls.append(a))
     hours = list(calendar.hours.all())
     data = {
         "name": calendar.name, "time_zone": calendar.time_zone,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tickets import api_services, services
+from tickets import services
 from tickets.models import (
     AuthorKind,
     Channel,
@@ -22,6 +22,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.services import idempotency as api_services
 from tickets.tests.factories import CustomerFactory, TeamFactory, ticket, tier
 
 LIST = "/api/tickets/"

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from helpcenter.roles import AGENTS, ensure_roles
+from core.roles import AGENTS, ensure_roles
 from tickets.models import AuthorKind, CannedReply, Customer, Tier
 from tickets.tests.factories import ticket
 

@@ -21,8 +21,8 @@ from django.contrib.auth.models import Group
 from django.db import connection, connections
 from django.test.utils import override_settings
 
+from core.roles import AGENTS, ensure_roles
 from helpcenter.chromium import launch
-from helpcenter.roles import AGENTS, ensure_roles
 from kb.search import CONFIDENT, WEAK, search
 from kb.tests.factories import ArticleFactory
 from tickets.chat import services as chat
@@ -81,7 +81,7 @@ class LiveChatInTwoBrowsers(ChannelsLiveServerTestCase):
                 **settings.STORAGES,
                 "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
             },
-            CHANNEL_LAYERS={"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}},
+            CHANNEL_LAYERS={"default": {"BACKEND": "core.layers.InMemoryChannelLayer"}},
             TASKS_EAGER=True,
             KB_VIEW_FLUSH_SECONDS=0,
         )

@@ -12,8 +12,8 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from core.roles import AGENTS, ensure_roles
 from helpcenter.asgi import application
-from helpcenter.roles import AGENTS, ensure_roles
 from kb.search import CONFIDENT, WEAK, search
 from kb.tests.factories import ArticleFactory, CategoryFactory
 from tickets.defaults import ensure_defaults
@@ -29,7 +29,7 @@ from tickets.models import (
 )
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-ORIGIN = [(b"origin", b"http://127.0.0.1")]
+ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
 
 
 @dataclass
@@ -51,7 +51,7 @@ def kb_and_desk(monkeypatch, settings):
     """Defaults (a flush by an earlier transactional test removes migration data), a small KB."""
     ensure_defaults(apps)
     ensure_roles(apps)
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer"}}
     monkeypatch.setattr("tickets.chat.bot._decide", fulltext_decide)
     # Chats go to this team's queue; agents accept them by hand unless a test says otherwise.
     Team.objects.get_or_create(

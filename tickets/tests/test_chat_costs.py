@@ -14,9 +14,9 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.layers import InMemoryChannelLayer
+from core.socket_db import database_sync_to_async, pending_group_sends
 from helpcenter.asgi import application
-from helpcenter.layers import InMemoryChannelLayer
-from helpcenter.socket_db import database_sync_to_async, pending_group_sends
 from tickets import services
 from tickets.chat import broadcast
 from tickets.chat import services as chat
@@ -180,7 +180,7 @@ async def test_lifespan_startup_warms_up_and_freezes_the_heap():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_group_sends_in_a_socket_database_call_go_out_after_it_in_order(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer"}}
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add("room", channel)
@@ -201,7 +201,7 @@ async def test_group_sends_in_a_socket_database_call_go_out_after_it_in_order(se
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_group_send_after_the_caller_was_cancelled_still_goes_out(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer"}}
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add("room", channel)

@@ -56,7 +56,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
-from helpcenter.roles import AGENTS
+from core.roles import AGENTS
 from tickets.models import AgentProfile, RoutingMode, Team
 
 call_command("migrate", verbosity=0, interactive=False)

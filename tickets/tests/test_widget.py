@@ -101,7 +101,7 @@ async def test_the_chat_socket_knows_the_guest_by_the_cookie_from_the_visitor_en
     from tickets.defaults import ensure_defaults
 
     await database_sync_to_async(ensure_defaults)(apps)  # flushed by earlier transactional tests
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "helpcenter.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "core.layers.InMemoryChannelLayer"}}
     response = await database_sync_to_async(Client().get)("/chat/visitor/")
     cookie = response.cookies[VISITOR_COOKIE].value
     for attempt in range(2):
@@ -110,6 +110,7 @@ async def test_the_chat_socket_knows_the_guest_by_the_cookie_from_the_visitor_en
             "/ws/chat/",
             headers=[
                 (b"origin", b"http://127.0.0.1"),
+                (b"host", b"127.0.0.1"),
                 (b"cookie", f"{VISITOR_COOKIE}={cookie}".encode()),
             ],
         )

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core.roles import AGENTS, MANAGERS, ensure_roles
 from helpcenter.demo import helpdesk as demo_helpdesk
-from helpcenter.roles import AGENTS, MANAGERS, ensure_roles
 from kb import calibration, services
 from kb.importing import ImportFailed, import_records, parse_lines
 from kb.models import Article, Category

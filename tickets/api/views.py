@@ -2,7 +2,6 @@
 with an Idempotency-Key), list, read, reply, and staff changes. Thin: parse (tickets/
 api_serializers.py), call a service, serialize."""
 
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -24,7 +23,7 @@ from rest_framework.views import APIView
 
 from kb.models import Language
 from tickets import selectors
-from tickets.api_serializers import (
+from tickets.api.serializers import (
     CustomerFilters,
     ErrorOut,
     GuestTicketIn,
@@ -42,43 +41,25 @@ from tickets.api_serializers import (
     TicketUpdateIn,
     ValidationErrorOut,
 )
-from tickets.api_services import (
+from tickets.limits import GuestCreateThrottle
+from tickets.models import AuthorKind, Channel, Customer, Ticket
+from tickets.models.tickets import parse_reference
+from tickets.selectors import is_support_staff as is_staff
+from tickets.services import customer_for_email, customer_for_user, message_post, ticket_update
+from tickets.services.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyConflict,
     idempotency_scope,
     request_fingerprint,
     ticket_create_idempotent,
 )
-from tickets.models import AuthorKind, Channel, Customer, Ticket
-from tickets.models.tickets import parse_reference
-from tickets.portal import GuestCreateThrottle
-from tickets.services import customer_for_email, customer_for_user, message_post, ticket_update
 
 # --- Who is calling ----------------------------------------------------------------------------
 
 
-def is_staff(user) -> bool:
-    """Staff who work tickets (agents, managers). Other staff (knowledge-base editors, say) use
-    the API as the customers they also are."""
-    return bool(user.is_authenticated and user.is_staff and user.has_perm("tickets.view_ticket"))
-
-
 def _customer_of(user) -> Customer:
     # A plain read first: customer_for_user takes a write lock, which a read should not need.
-    customer = Customer.objects.select_related("tier").filter(user=user).first()
-    return customer or customer_for_user(user=user)
-
-
-def _customer_ticket(customer: Customer, pk: int) -> Ticket | None:
-    """The customer's ticket; a merged one stands for its target, when that is theirs too."""
-    ticket = Ticket.objects.for_list().filter(pk=pk, customer=customer).first()
-    for _hop in range(5):  # merges chain rarely; never follow a cycle forever
-        if ticket is None or not ticket.merged_into_id:
-            return ticket
-        ticket = (
-            Ticket.objects.for_list().filter(pk=ticket.merged_into_id, customer=customer).first()
-        )
-    return None
+    return selectors.customer_of(user) or customer_for_user(user=user)
 
 
 def _ticket_for(request, reference: str) -> Ticket:
@@ -89,7 +70,7 @@ def _ticket_for(request, reference: str) -> Ticket:
     if pk and is_staff(request.user):
         ticket = Ticket.objects.for_list().filter(pk=pk).first()
     elif pk:
-        ticket = _customer_ticket(_customer_of(request.user), pk)
+        ticket = selectors.customer_ticket_or_target(_customer_of(request.user), pk)
     if ticket is None:
         raise exceptions.NotFound()
     return ticket
@@ -252,32 +233,6 @@ def _json_or_multipart(schema) -> dict:
 # --- Views -------------------------------------------------------------------------------------
 
 
-def _staff_tickets(filters: dict, user):
-    tickets = Ticket.objects.for_list()
-    if statuses := filters.get("status"):
-        tickets = tickets.filter(status__in=statuses)
-    for field in ("priority", "lane", "channel"):
-        if (value := filters.get(field)) is not None:
-            tickets = tickets.filter(**{field: value})
-    if team := filters.get("team"):
-        tickets = tickets.filter(team__slug=team)
-    assignee = filters.get("assignee")
-    if assignee == "me":
-        tickets = tickets.filter(assignee=user)
-    elif assignee == "none":
-        tickets = tickets.filter(assignee__isnull=True)
-    elif assignee is not None:
-        tickets = tickets.filter(assignee_id=assignee)
-    if (breached := filters.get("breached")) is not None:
-        tickets = tickets.filter(sla_breached=breached)
-    if q := filters.get("q"):
-        match = Q(subject__icontains=q) | Q(customer__email__icontains=q)
-        if pk := parse_reference(q):
-            match |= Q(pk=pk)
-        tickets = tickets.filter(match)
-    return tickets.in_queue_order()
-
-
 def _request_language() -> str | None:
     language = translation.get_language()
     return language if language in Language.values else None
@@ -307,7 +262,7 @@ class TicketListCreateApi(APIView):
         if is_staff(request.user):
             filters = StaffFilters(data=request.query_params)
             filters.is_valid(raise_exception=True)
-            tickets = _staff_tickets(filters.validated_data, request.user)
+            tickets = selectors.staff_tickets(filters.validated_data, user=request.user)
             out = StaffTicketOut
         else:
             filters = CustomerFilters(data=request.query_params)

@@ -14,11 +14,12 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 
-from helpcenter.socket_db import database_sync_to_async
+from core.socket_db import database_sync_to_async
 from kb.feedback import VISITOR_COOKIE, VISITOR_COOKIE_SALT
-from tickets.chat import broadcast
+from tickets.chat import broadcast, selectors
 from tickets.chat import services as chat
 from tickets.models import ChatPhase, Ticket
+from tickets.services.agents import agent_status_set
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class _Frames(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message):
         # Channels closes stale database connections before every event, a hop to the database
         # thread for each frame and each group message. Our database calls do it themselves
-        # (helpcenter.socket_db), and forwarding a group message needs no database.
+        # (core.socket_db), and forwarding a group message needs no database.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -147,11 +148,11 @@ class ChatConsumer(_Frames):
 
     @database_sync_to_async
     def _hello(self, token, after):
-        ticket = chat.conversation_for_token(token) if token else None
+        ticket = selectors.conversation_for_token(token) if token else None
         if token and ticket is None:
             raise ValidationError("Unknown conversation.")
-        frames = chat.replay(ticket, after=after) if ticket else []
-        queue = chat.queue_frame(ticket) if ticket else None
+        frames = selectors.replay(ticket, after=after) if ticket else []
+        queue = selectors.queue_frame(ticket) if ticket else None
         # No customer row yet for a fresh visitor: it is made with the first message, so
         # opening the widget and leaving adds nothing to the database.
         return ticket, frames, queue, ticket.language if ticket else None
@@ -223,7 +224,7 @@ class ChatConsumer(_Frames):
             # join the group, so it comes from the database.
             await self._join(posted.ticket)
             await self._welcome(posted.ticket, posted.ticket.language)
-            for frame in await database_sync_to_async(chat.replay)(posted.ticket, after=None):
+            for frame in await database_sync_to_async(selectors.replay)(posted.ticket, after=None):
                 await self.send_json(frame)
         await self.send_json({"type": "ack", "client_id": client_id, "id": posted.message.pk})
         if posted.created and posted.ticket.chat_phase == ChatPhase.BOT:
@@ -332,9 +333,7 @@ class AgentConsumer(_Frames):
         await self.send_json(await database_sync_to_async(self._snapshot)())
 
     def _snapshot(self) -> dict:
-        from tickets.chat.console import console_snapshot
-
-        return console_snapshot(self.user)
+        return selectors.console_snapshot(self.user)
 
     async def _watch(self, ticket_id: int) -> None:
         if ticket_id not in self.watching:
@@ -374,9 +373,7 @@ class AgentConsumer(_Frames):
         ticket = await self._load(self._conversation(content))
         await self._watch(ticket.pk)
         after = _optional_id(content, "after")
-        from tickets.chat.console import conversation_detail
-
-        detail = await database_sync_to_async(conversation_detail)(ticket, after=after)
+        detail = await database_sync_to_async(selectors.conversation_detail)(ticket, after=after)
         await self.send_json(detail)
 
     async def on_accept(self, content):
@@ -455,6 +452,4 @@ class AgentConsumer(_Frames):
         await self.send_json({"type": "status", "value": value})
 
     def _set_status(self, value):
-        from tickets.chat.console import set_status
-
-        set_status(self.user, value)
+        agent_status_set(user=self.user, status=value)

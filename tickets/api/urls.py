@@ -1,8 +1,8 @@
-"""Tickets REST API, mounted at /api/tickets/. Views in tickets/api.py."""
+"""Tickets REST API, mounted at /api/tickets/. Views in tickets/api/views.py."""
 
 from django.urls import path
 
-from tickets import api
+from tickets.api import views as api
 
 app_name = "tickets-api"
 
