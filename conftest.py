@@ -74,3 +74,19 @@ def browser():
         browser = launch(p)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_locale() -> str:
+    """The browser's language for ``page``; a test module overrides it to test another."""
+    return "en-US"
+
+
+@pytest.fixture
+def page(browser, browser_locale):
+    """A page in a browser context of its own (cookies, storage), closed after the test."""
+    context = browser.new_context(locale=browser_locale, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

@@ -31,7 +31,6 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.models.tickets import LIVE_CHAT_PHASES
 from tickets.services import (
     customer_for_user,
     default_tier,
@@ -103,11 +102,8 @@ def customer_message(
             ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=text, client_id=client_id, now=now
         )
         # message_post returns the message stored earlier for a repeated client id; a message
-        # stored by this call carries this call's time.
-        if message.created_at != now:
-            return Posted(message.ticket, message, created=False)
-        broadcast.message_saved(message)
-        return Posted(message.ticket, message, created=True)
+        # stored by this call carries this call's time (and was announced by message_post).
+        return Posted(message.ticket, message, created=message.created_at == now)
     customer = customer or ticket.customer
     if client_id:
         # A first message resent before its conversation was confirmed: same conversation.
@@ -125,8 +121,7 @@ def customer_message(
             customer=customer, subject=text[:SUBJECT_LENGTH], body=text, channel=Channel.CHAT,
             live_chat=True, client_id=client_id, follow_up_of=ticket,
         )  # fmt: skip
-        message = new.messages.get()
-        broadcast.message_saved(message)
+        message = new.messages.get()  # announced by ticket_create
     return Posted(new, message, created=True, new_conversation=True)
 
 
@@ -309,17 +304,11 @@ def agent_message(
         existing = Message.objects.filter(ticket=ticket, client_id=client_id).first()
         if existing:
             return Posted(ticket, existing, created=False)
-    live = ticket.chat_phase in LIVE_CHAT_PHASES
-    if not internal and live and ticket.assignee_id != agent.pk:
-        raise ValidationError(
-            _("Accept the chat before replying; until then you can add internal notes."),
-            code="not_yours",
-        )
+    # message_post checks that the agent accepted the chat and announces the message.
     message = message_post(
         ticket=ticket, author_kind=AuthorKind.AGENT, author=agent, body=text,
         internal=internal, client_id=client_id,
     )  # fmt: skip
-    broadcast.message_saved(message)
     return Posted(ticket, message, created=True)
 
 

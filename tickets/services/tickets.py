@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from core.tasks import enqueue
 from tickets import assignment, detection, notifications
 from tickets.attachments import CheckedUpload
+from tickets.chat import broadcast
 from tickets.models import (
     AgentProfile,
     Attachment,
@@ -138,6 +139,7 @@ def ticket_create(
         client_id=client_id,
     )  # fmt: skip
     _save_attachments(ticket, message, attachments)
+    _message_added(message)
     _event(
         ticket, EventKind.CREATED, actor, at=now, channel=channel, priority=ticket.priority,
         lane=ticket.lane, detected=[m["term"] for m in ticket.detected_terms],
@@ -202,6 +204,19 @@ def message_post(
                 channel=ticket.channel, attachments=attachments, follow_up_of=ticket, now=now,
             )  # fmt: skip
             return follow_up.messages.get()
+    live = ticket.chat_phase in LIVE_CHAT_PHASES
+    if (
+        author_kind == AuthorKind.AGENT
+        and not internal
+        and live
+        and ticket.assignee_id != getattr(author, "pk", None)
+    ):
+        # Whatever the entry point (console, ticket page, API): one person talks to the
+        # customer in a live chat, the one who accepted it.
+        raise ValidationError(
+            _("Accept the chat before replying; until then you can add internal notes."),
+            code="not_yours",
+        )
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -240,9 +255,18 @@ def message_post(
     ticket.save(update_fields=_MESSAGE_FIELDS)
     message_id = message.pk
     # A live chat's participants are on the line: no email for each of its messages.
-    if not internal and ticket.chat_phase not in LIVE_CHAT_PHASES:
+    if not internal and not live:
         transaction.on_commit(lambda: notifications.message_posted(message_id=message_id))
+    _message_added(message)
     return message
+
+
+def _message_added(message: Message) -> None:
+    """Ring the chat's doorbell for a stored message, after commit: the customer's open widget
+    (public messages) and the agents watching (everything). Every writer of a chat message
+    calls this once, so a reply reaches the customer whatever the entry point."""
+    if message.ticket.channel == Channel.CHAT:
+        broadcast.message_saved(message)
 
 
 # What message_post may change on the ticket (status rules, clocks, deadlines); the UPDATE
@@ -475,11 +499,12 @@ def tickets_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Tick
     source, target = locked[source.pk], locked[target.pk]
     Message.objects.filter(ticket=source).update(ticket=target)
     Attachment.objects.filter(ticket=source).update(ticket=target)
-    Message.objects.create(
+    note = Message.objects.create(
         ticket=target, author_kind=AuthorKind.SYSTEM, is_internal=True,
         body=_("%(source)s (%(subject)s) was merged into this ticket.")
         % {"source": source.reference, "subject": source.subject},
     )  # fmt: skip
+    _message_added(note)
     _event(target, EventKind.MERGED, actor, merged_from=source.pk)
     _event(source, EventKind.MERGED, actor, merged_into=target.pk)
     source.merged_into = target

@@ -19,15 +19,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
 def workspace(live_server, transactional_db, django_user_model, settings, tmp_path):
     # Another transactional test may have flushed the migrations' data: make what we need.
     settings.MEDIA_ROOT = tmp_path

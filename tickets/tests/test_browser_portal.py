@@ -28,10 +28,8 @@ def site(live_server, transactional_db, settings, tmp_path):
     return live_server
 
 
-def test_customer_sees_a_suggested_article_while_typing_and_submits_anyway(browser, site):
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+def test_customer_sees_a_suggested_article_while_typing_and_submits_anyway(page, site):
+    context = page.context
     page.goto(site.url + "/en/requests/new/")
 
     page.get_by_label("Subject").press_sequentially("refund take", delay=20)
@@ -62,7 +60,6 @@ def test_customer_sees_a_suggested_article_while_typing_and_submits_anyway(brows
     assert ticket.reference in page.locator("main").inner_text()
     assert page.locator(".guest-link a").get_attribute("href").endswith(ticket.get_guest_url())
     assert SuggestionView.objects.get().ticket == ticket  # not a deflection after all
-    context.close()
 
 
 def test_request_form_works_without_javascript_and_errors_are_shown(browser, site):

@@ -508,3 +508,135 @@ async def test_an_agent_replies_publicly_only_in_their_own_chat(kb_and_desk):
     assert frames[-1]["conversation"] == ticket.pk  # agents' frames name their chat
     for socket in (mine, theirs, customer):
         await socket.disconnect()
+
+
+# --- One write, one broadcast: every entry point reaches the customer's open widget -----------
+
+
+async def accepted_chat(agent):
+    """A customer socket whose chat ``agent`` has accepted, the ticket, and the console."""
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="human please")
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    console, connected, _ = await agent_socket(agent)
+    assert connected
+    await console.send_json_to({"type": "accept", "conversation": ticket.pk})
+    await frames_until(console, "accepted")
+    await frames_until(customer, "agent_joined")
+    return customer, ticket, console
+
+
+def signed_in(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+async def http(method, *args, **kwargs):
+    """A request through the whole Django stack in a thread of its own, as a web worker would
+    serve it (not the sockets' database thread)."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(method, thread_sensitive=False)(*args, **kwargs)
+
+
+async def test_a_reply_from_the_admin_ticket_page_reaches_the_customers_widget_once(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("alice")
+    customer, ticket, console = await accepted_chat(agent)
+    client = await database_sync_to_async(signed_in)(agent)
+    response = await http(
+        client.post,
+        f"/admin/tickets/ticket/{ticket.pk}/change/",
+        {"_form": "reply", "kind": "public", "body": "Sent from the ticket page"},
+    )
+    assert response.status_code == 302
+    received = by_type(await frames_until(customer, "message"), "message")
+    assert received[-1]["text"] == "Sent from the ticket page"
+    assert received[-1]["author"] == "agent"
+    assert await customer.receive_nothing(timeout=0.3)  # exactly once
+    watching = by_type(await frames_until(console, "message"), "message")
+    assert watching[-1]["text"] == "Sent from the ticket page"  # the console sees it too
+
+    await http(
+        client.post,
+        f"/admin/tickets/ticket/{ticket.pk}/change/",
+        {"_form": "reply", "kind": "internal", "body": "Only for us"},
+    )
+    notes = by_type(await frames_until(console, "message"), "message")
+    assert notes[-1] == {**notes[-1], "text": "Only for us", "internal": True}
+    assert await customer.receive_nothing(timeout=0.3)  # a note never reaches the customer
+    for socket in (customer, console):
+        await socket.disconnect()
+
+
+async def test_a_staff_reply_through_the_api_reaches_the_customers_widget(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("alice")
+    customer, ticket, console = await accepted_chat(agent)
+    client = await database_sync_to_async(signed_in)(agent)
+    response = await http(
+        client.post,
+        f"/api/tickets/{ticket.reference}/messages/",
+        {"body": "Sent through the API"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    received = by_type(await frames_until(customer, "message"), "message")
+    assert received[-1]["text"] == "Sent through the API"
+    assert await customer.receive_nothing(timeout=0.3)
+    for socket in (customer, console):
+        await socket.disconnect()
+
+
+async def test_only_the_agent_who_accepted_replies_publicly_whatever_the_entry_point(
+    kb_and_desk,
+):
+    owner = await database_sync_to_async(make_agent)("owner")
+    other = await database_sync_to_async(make_agent)("other")
+    customer, ticket, console = await accepted_chat(owner)
+    client = await database_sync_to_async(signed_in)(other)
+    page = await http(
+        client.post,
+        f"/admin/tickets/ticket/{ticket.pk}/change/",
+        {"_form": "reply", "kind": "public", "body": "Not my chat"},
+    )
+    assert page.status_code == 200
+    assert "Accept the chat before replying" in page.content.decode()
+    api = await http(
+        client.post,
+        f"/api/tickets/{ticket.reference}/messages/",
+        {"body": "Not my chat either"},
+        content_type="application/json",
+    )
+    assert api.status_code == 400
+    assert "Accept the chat" in json.dumps(api.json())
+    texts = await database_sync_to_async(
+        lambda: list(Message.objects.filter(ticket=ticket).values_list("body", flat=True))
+    )()
+    assert "Not my chat" not in texts
+    assert "Not my chat either" not in texts
+    assert await customer.receive_nothing(timeout=0.3)
+    for socket in (customer, console):
+        await socket.disconnect()
+
+
+async def test_an_agent_status_set_from_the_ticket_list_refreshes_every_console(kb_and_desk):
+    watcher = await database_sync_to_async(make_agent)("watcher")
+    away = await database_sync_to_async(make_agent)("away")
+    console, connected, _ = await agent_socket(watcher)
+    assert connected
+    await console.send_json_to({"type": "hello"})
+    await frames_until(console, "console")
+    client = await database_sync_to_async(signed_in)(away)
+    response = await http(client.post, "/admin/tickets/ticket/my-status/", {"status": "away"})
+    assert response.status_code == 302
+    assert (await frames_until(console, "console"))[-1]["type"] == "console"
+    profile = await database_sync_to_async(AgentProfile.objects.get)(user=away)
+    assert profile.status == "away"
+    # The same status again changes nothing, and announces nothing.
+    await http(client.post, "/admin/tickets/ticket/my-status/", {"status": "away"})
+    assert await console.receive_nothing(timeout=0.3)
+    await console.disconnect()

@@ -108,6 +108,30 @@ def test_customer_messages_in_a_live_chat_send_no_email_but_other_tickets_do(
     assert list(replied.values_list("recipient", flat=True)) == ["web-agent@example.com"]
 
 
+def test_a_customer_chat_message_costs_a_fixed_number_of_queries(
+    db, django_capture_on_commit_callbacks
+):
+    """The message path of bench/chat.py, pinned (docs/architecture.md "Live chat"): lock the
+    row, store the message in a savepoint, the event, the ticket's changed columns. A change
+    that adds a query here shows up as a failure, not as a slower benchmark months later."""
+    live = _live_chat("agent@example.com")
+    chat.customer_message(ticket=live, customer=None, text="First", client_id="q1")
+    # As the consumer loads it: only what the phase check needs.
+    current = Ticket.objects.only("id", "chat_phase", "customer_id").get(pk=live.pk)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        posted = chat.customer_message(ticket=current, customer=None, text="Second", client_id="q2")
+    assert posted.created
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # (Inside the test's transaction: the outer BEGIN/COMMIT are a SAVEPOINT/RELEASE here.)
+    assert statements == [
+        "SAVEPOINT", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "UPDATE", "RELEASE"
+    ], statements  # fmt: skip
+    assert len(callbacks) == 2  # the doorbells: the customer's group and the agents watching
+
+
 def test_a_resent_chat_message_is_reported_as_not_created(db):
     live = _live_chat("agent@example.com")
     first = chat.customer_message(ticket=live, customer=live.customer, text="Hi", client_id="r1")
