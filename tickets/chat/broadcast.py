@@ -15,7 +15,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from core.socket_db import pending_group_sends
-from tickets.models import AuthorKind, Message
+from tickets.chat.frames import message_frame
+from tickets.chat.selectors import waiting_positions
+from tickets.models import Message
 
 logger = logging.getLogger(__name__)
 AGENTS_GROUP = "chat.agents"
@@ -31,32 +33,6 @@ def staff_group(ticket_id: int) -> str:
 
 def agent_group(user_id: int) -> str:
     return f"agent.{int(user_id)}"
-
-
-def message_frame(message: Message) -> dict:
-    """The protocol's ``message`` frame for a stored message."""
-    author = message.author
-    if message.author_kind == AuthorKind.AGENT and author:
-        name = author.first_name or author.get_username()
-    elif message.author_kind == AuthorKind.CUSTOMER:
-        name = message.ticket.customer.display_name
-    else:
-        name = ""
-    frame = {
-        "type": "message",
-        "id": message.pk,
-        "author": message.author_kind,
-        "name": name,
-        "text": message.body,
-        "created": message.created_at.isoformat(),
-        "articles": message.data.get("articles", []),
-        "options": message.data.get("options", []),
-    }
-    if message.is_internal:
-        frame["internal"] = True
-    if message.client_id:
-        frame["client_id"] = message.client_id
-    return frame
 
 
 def _send(group: str, event: dict) -> None:
@@ -104,8 +80,6 @@ def queue_changed() -> None:
 
 
 def _push_positions() -> None:
-    from tickets.chat.selectors import waiting_positions
-
     for ticket_id, (position, eta) in waiting_positions().items():
         _send(
             customer_group(ticket_id),

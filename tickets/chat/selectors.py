@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from tickets.chat import broadcast
+from tickets.chat.frames import message_frame
 from tickets.models import AgentProfile, AgentStatus, Channel, ChatPhase, Ticket
 from tickets.selectors import previous_tickets
 
@@ -140,7 +140,7 @@ def replay(ticket: Ticket, *, after: int | None, include_internal: bool = False)
         messages = messages.filter(is_internal=False)
     if after:
         messages = messages.filter(pk__gt=after)
-    return [broadcast.message_frame(m) for m in messages]
+    return [message_frame(m) for m in messages]
 
 
 # --- The agent console --------------------------------------------------------------------------
