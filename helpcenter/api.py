@@ -1,4 +1,5 @@
-"""API plumbing shared by every app: one error shape, pagination, JSON 404/500 under /api/."""
+"""API plumbing shared by every app: one error shape, pagination, JSON 400/403/404/500 under
+/api/."""
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -8,12 +9,15 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.request_limits import limit_hit
+
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, plus Django's ValidationError as a 400, so model rules are checked once.
 
     Every error body has a ``detail`` (human-readable) and, for validation errors, ``errors``
-    (field -> messages).
+    (field -> messages). Django's SuspiciousOperations (request limits among them) are left to
+    Django, which logs them as security events and answers through ``api_bad_request``.
     """
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -41,6 +45,24 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+def api_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """A request Django refused before or while parsing it. Over a size or count limit: 413
+    (too large) or 400 (too many fields or files), saying which limit, with ``code`` and
+    ``limit`` (bytes or a count) for programs."""
+    hit = limit_hit(exception)
+    if hit is None:
+        return JsonResponse({"detail": _("Bad request.")}, status=400)
+    return JsonResponse(
+        {"detail": hit.message, "code": hit.code, "limit": hit.limit}, status=hit.status
+    )
+
+
+def api_permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"detail": _("You do not have permission to perform this action.")}, status=403
+    )
 
 
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -66,10 +66,18 @@ SUPPORT_EMAIL = env("SUPPORT_EMAIL", "support@example.com")
 # guest tickets, votes, sockets) then counts the peer address (core/client.py).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", env_int("NUM_PROXIES", 0))
 
-# Behind a TLS-terminating proxy in production.
+# Behind a TLS-terminating proxy in production (.env.production.example sets all of these, so
+# `manage.py check --deploy` is clean).
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe /healthz over plain HTTP; a redirect would count as a failed check.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Off by default: once a browser has seen HSTS it refuses plain HTTP for this many seconds.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -103,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # After the host check and the language, before anything reads the body (CSRF reads POST).
+    "core.request_limits.BodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -349,6 +359,17 @@ TICKETS_REOPEN_DAYS = env_int("TICKETS_REOPEN_DAYS", 7)
 TICKETS_AUTO_CLOSE_DAYS = env_int("TICKETS_AUTO_CLOSE_DAYS", 4)
 TICKETS_ATTACHMENT_MAX_BYTES = env_int("TICKETS_ATTACHMENT_MAX_MB", 10) * 1024 * 1024
 TICKETS_ATTACHMENTS_PER_MESSAGE = 5
+# The largest request body (HTTP), checked before it is read (core/request_limits.py): by
+# default every attachment of one message plus 1 MB for the rest. Django's own limits
+# (DATA_UPLOAD_MAX_MEMORY_SIZE 2.5 MB for everything but files, 1,000 fields, 100 files) apply
+# inside it.
+REQUEST_MAX_BYTES = (
+    env_int(
+        "REQUEST_MAX_MB",
+        TICKETS_ATTACHMENTS_PER_MESSAGE * TICKETS_ATTACHMENT_MAX_BYTES // 2**20 + 1,
+    )
+    * 2**20
+)
 # Sign-in attempts per client address and per username, per 15 minutes.
 LOGIN_ATTEMPTS_PER_15_MINUTES = env_int("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)
 

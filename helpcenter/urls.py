@@ -29,5 +29,7 @@ urlpatterns += i18n_patterns(
     prefix_default_language=True,
 )
 
+handler400 = "helpcenter.views.bad_request"
+handler403 = "helpcenter.views.permission_denied"
 handler404 = "helpcenter.views.page_not_found"
 handler500 = "helpcenter.views.server_error"

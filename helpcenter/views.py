@@ -1,11 +1,37 @@
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import cache_control
 
-from helpcenter.api import api_not_found, api_server_error
+from core.request_limits import limit_hit
+from helpcenter.api import (
+    api_bad_request,
+    api_not_found,
+    api_permission_denied,
+    api_server_error,
+)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api_bad_request(request, exception)
+    hit = limit_hit(exception)
+    if hit is None:
+        # Other refusals (a bad Host header among them) get Django's plain page, which needs
+        # nothing of the request.
+        return defaults.bad_request(request, exception)
+    # Over a size limit: the host was checked and the language chosen before the body was read
+    # (core.request_limits), so the site's own page can say which limit.
+    return render(request, "400.html", {"message": hit.message}, status=hit.status)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api_permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -30,7 +30,7 @@ class MultipleFileField(forms.FileField):
         super().__init__(**kwargs)
         self.widget.attrs.setdefault(
             "accept",
-            "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,.txt,.log,.csv",
+            "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,.txt,.log,.csv,.md",
         )
 
     def clean(self, data, initial=None):

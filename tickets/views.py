@@ -231,7 +231,9 @@ def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
     except (OSError, ValueError):  # the file is gone from storage
         raise Http404 from None
     response = FileResponse(handle, content_type=attachment.content_type)
-    response["Content-Disposition"] = content_disposition(attachment.original_name)
+    response["Content-Disposition"] = content_disposition(
+        attachment.original_name, attachment.content_type
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"

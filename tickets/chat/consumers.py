@@ -19,6 +19,7 @@ from kb.feedback import VISITOR_COOKIE, VISITOR_COOKIE_SALT
 from tickets.chat import broadcast, selectors
 from tickets.chat import services as chat
 from tickets.models import ChatPhase, Ticket
+from tickets.selectors import MAX_PK
 from tickets.services.agents import agent_status_set
 
 logger = logging.getLogger(__name__)
@@ -110,11 +111,17 @@ def _client_id(content: dict) -> str:
     return value
 
 
+def _is_id(value, *, minimum: int = 1) -> bool:
+    # Ids beyond a 64-bit column would overflow the database driver (SQLite raises
+    # OverflowError, PostgreSQL a DataError) and make group names longer than Channels allows.
+    return not isinstance(value, bool) and isinstance(value, int) and minimum <= value <= MAX_PK
+
+
 def _optional_id(content: dict, key: str) -> int | None:
     value = content.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not _is_id(value, minimum=0):
         raise ValidationError(f"'{key}' must be a message id or null.")
     return value
 
@@ -342,7 +349,7 @@ class AgentConsumer(_Frames):
 
     def _conversation(self, content) -> int:
         value = content.get("conversation")
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not _is_id(value):
             raise ValidationError("'conversation' must be a ticket id.")
         return value
 
@@ -404,6 +411,10 @@ class AgentConsumer(_Frames):
 
     async def on_typing(self, content):
         ticket_id = self._conversation(content)
+        # Only to a chat this socket watches (opened, accepted or assigned): it exists, is a
+        # chat, and costs no query on a frame sent every few seconds.
+        if ticket_id not in self.watching:
+            raise ValidationError("Open this chat before typing in it.")
         await self.channel_layer.group_send(
             broadcast.customer_group(ticket_id),
             {"type": "chat.frame", "frame": {"type": "typing", "author": "agent"}},
@@ -424,9 +435,7 @@ class AgentConsumer(_Frames):
         to_agent = team = None
         if agent_id is not None:
             to_agent = (
-                get_user_model().objects.filter(pk=agent_id).first()
-                if isinstance(agent_id, int)
-                else None
+                get_user_model().objects.filter(pk=agent_id).first() if _is_id(agent_id) else None
             )
             if to_agent is None:
                 raise ValidationError("No such agent.")

@@ -640,3 +640,77 @@ async def test_an_agent_status_set_from_the_ticket_list_refreshes_every_console(
     await http(client.post, "/admin/tickets/ticket/my-status/", {"status": "away"})
     assert await console.receive_nothing(timeout=0.3)
     await console.disconnect()
+
+
+# --- Ids out of range (issue 11) ---------------------------------------------------------------
+
+BAD_IDS = [10**100, 2**63, 0, -1, True, "1", 1.5]
+
+
+@pytest.mark.parametrize("kind", ["typing", "open", "accept", "message", "transfer", "end"])
+async def test_agent_frames_with_an_impossible_conversation_id_get_an_error_not_a_dead_socket(
+    kb_and_desk, kind
+):
+    agent = await database_sync_to_async(make_agent)("ids")
+    console, connected, _ = await agent_socket(agent)
+    assert connected
+    frame = {"type": kind, "text": "hi", "client_id": "c", "team": "desk"}
+    for value in BAD_IDS:
+        await console.send_json_to({**frame, "conversation": value})
+        error = await console.receive_json_from(timeout=3)
+        assert (error["type"], error["code"]) == ("error", "invalid"), (value, error)
+        assert "'conversation'" in error["message"]
+    await console.send_json_to({"type": "hello"})
+    assert (await console.receive_json_from(timeout=3))["type"] == "console"
+    await console.disconnect()
+
+
+async def test_impossible_after_ids_and_agent_ids_get_an_error_not_a_dead_socket(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("ids")
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="human please")
+    token = by_type(frames, "welcome")[0]["conversation"]
+    ticket = await database_sync_to_async(Ticket.objects.get)(access_key=token)
+    for after in (10**100, 2**63, -1):
+        await customer.send_json_to({"type": "hello", "conversation": token, "after": after})
+        error = (await frames_until(customer, "error"))[-1]
+        assert error["code"] == "invalid"
+        assert "'after'" in error["message"]
+    await customer.send_json_to({"type": "hello", "conversation": token, "after": 2**63 - 1})
+    assert (await frames_until(customer, "welcome"))[-1]["conversation"] == token
+
+    console, _, _ = await agent_socket(agent)
+    await console.send_json_to({"type": "open", "conversation": ticket.pk, "after": 10**100})
+    assert (await frames_until(console, "error"))[-1]["code"] == "invalid"
+    await console.send_json_to({"type": "transfer", "conversation": ticket.pk, "agent": 10**100})
+    error = (await frames_until(console, "error"))[-1]
+    assert error["message"] == "No such agent."
+    await console.send_json_to({"type": "hello"})
+    assert by_type(await frames_until(console, "console"), "console")
+    for socket in (customer, console):
+        await socket.disconnect()
+
+
+async def test_agent_typing_reaches_only_a_chat_the_agent_has_open(kb_and_desk):
+    agent = await database_sync_to_async(make_agent)("typist")
+    customer = await customer_socket()
+    frames = await start_chat(customer, text="human please")
+    await frames_until(customer, "queue")
+    ticket = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    console, _, _ = await agent_socket(agent)
+    await console.send_json_to({"type": "hello"})
+    await frames_until(console, "console")
+
+    for conversation in (ticket.pk, ticket.pk + 1000):  # not opened yet; no such chat
+        await console.send_json_to({"type": "typing", "conversation": conversation})
+        assert (await frames_until(console, "error"))[-1]["code"] == "invalid"
+    assert await customer.receive_nothing(timeout=0.3)
+
+    await console.send_json_to({"type": "open", "conversation": ticket.pk})
+    await frames_until(console, "conversation")
+    await console.send_json_to({"type": "typing", "conversation": ticket.pk})
+    assert (await frames_until(customer, "typing"))[-1] == {"type": "typing", "author": "agent"}
+    for socket in (customer, console):
+        await socket.disconnect()
