@@ -2,7 +2,9 @@
 mailed once, however often it is reported), sent by a task; a failure is recorded and retried
 by the minute sweep up to MAX_ATTEMPTS, and never reaches the request that caused it.
 
-Customers: ticket received (with a link), agent replied, ticket solved — in their language.
+Customers: ticket received (with a link), agent replied, ticket solved — in their language. An
+unverified contact's mails go to its address (whose owner is the real person), and its "ticket
+received" mail carries the link to claim the request.
 Agents: assigned to them, SLA warning, SLA breach (breaches also to the team lead)."""
 
 import logging
@@ -12,10 +14,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from core.tasks import enqueue
+from tickets import selectors
 from tickets.models import AuthorKind, EventKind, Message, Notification, Ticket
 
 logger = logging.getLogger(__name__)
@@ -41,7 +45,7 @@ def _create(kind: str, ticket: Ticket, recipient: str, language: str, key: str) 
 
 def _customer_email(ticket: Ticket) -> tuple[str, str]:
     customer = ticket.customer
-    return customer.email or "", customer.language
+    return customer.contact_email, customer.language
 
 
 def _staff_language() -> str:
@@ -141,10 +145,17 @@ def _context(notification: Notification) -> dict:
     last_reply = None
     if notification.kind == "agent_replied":
         last_reply = ticket.messages.public().filter(author_kind=AuthorKind.AGENT).last()
+    claim_link = None
+    if notification.kind == "ticket_received" and ticket.customer.is_unverified_contact:
+        # Made now, in the task: the token exists only in the mail, not in the database.
+        claim_link = settings.SITE_URL + reverse(
+            "tickets:claim", kwargs={"token": selectors.claim_token(ticket)}
+        )
     return {
         "ticket": ticket,
         "customer": ticket.customer,
         "link": settings.SITE_URL + link,
+        "claim_link": claim_link,
         "site_name": settings.SITE_NAME,
         "reply": last_reply,
         "kind": notification.kind,

@@ -5,14 +5,17 @@ tickets/chat/selectors.py."""
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
 from django.db.models import Prefetch, Q, QuerySet
 
 from tickets import detection
 from tickets.models import (
     AgentProfile,
     Attachment,
+    AuthorKind,
     CannedReply,
     Customer,
     Event,
@@ -50,6 +53,13 @@ def guest_ticket(reference: str, key: str) -> Ticket | None:
     return ticket
 
 
+def guest_sees_replies(ticket: Ticket) -> bool:
+    """Whether the guest link of a ticket shows the answers. Not for an unverified contact's:
+    whoever submitted it only knew an address that belongs to a registered customer, so the
+    answers go to that mailbox and nowhere else."""
+    return not ticket.customer.is_unverified_contact
+
+
 def merged_target(ticket: Ticket) -> Ticket | None:
     """Where a merged ticket's customer continues: the target, if it is theirs too."""
     target = ticket.merged_into
@@ -76,10 +86,13 @@ MAX_PK = 2**63 - 1
 def attachment_for_download(*, pk: int, user, key: str = "") -> Attachment | None:
     """The attachment if ``user`` (or the holder of the guest ``key``) may download it, else
     None. Staff with tickets.view_ticket see every file; a customer sees the files of public
-    messages on their own tickets; a guest those of the ticket whose access key they hold."""
+    messages on their own tickets; a guest those of the ticket whose access key they hold (only
+    their own messages' where the answers go by email only: guest_sees_replies)."""
     if pk > MAX_PK:
         return None
-    attachment = Attachment.objects.select_related("message", "ticket").filter(pk=pk).first()
+    attachment = (
+        Attachment.objects.select_related("message", "ticket__customer").filter(pk=pk).first()
+    )
     if attachment is None:
         return None
     if is_support_staff(user):
@@ -88,7 +101,8 @@ def attachment_for_download(*, pk: int, user, key: str = "") -> Attachment | Non
         return None
     ticket = attachment.ticket
     if same_key(ticket.access_key, key):
-        return attachment
+        own = attachment.message.author_kind == AuthorKind.CUSTOMER
+        return attachment if own or guest_sees_replies(ticket) else None
     if user.is_authenticated and Customer.objects.filter(user=user, pk=ticket.customer_id).exists():
         return attachment
     return None
@@ -115,6 +129,41 @@ def customer_ticket(customer: Customer, reference: str) -> Ticket | None:
     """The customer's ticket with this reference, or None (also for somebody else's ticket:
     the caller answers 404 either way)."""
     return customer_tickets(customer).by_reference(reference).select_related("customer").first()
+
+
+# --- Claims: a request sent with a registered customer's address, added to their account ------
+
+CLAIM_SALT = "tickets.claim"
+CLAIM_MAX_AGE = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Claim:
+    ticket: Ticket
+    email: str
+
+
+def claim_token(ticket: Ticket) -> str:
+    """The signed token of the claim link mailed to an unverified contact's address."""
+    return signing.dumps({"t": ticket.pk, "e": ticket.customer.unverified_email}, salt=CLAIM_SALT)
+
+
+def claim_for_token(token: str) -> Claim | None:
+    """The request a claim link names, while it can still be claimed; None for a bad or
+    expired token, and once the request was claimed or merged."""
+    if not token or len(token) > 600:
+        return None
+    try:
+        data = signing.loads(token, salt=CLAIM_SALT, max_age=CLAIM_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    pk, email = (data.get("t"), data.get("e")) if isinstance(data, dict) else (None, None)
+    if not isinstance(pk, int) or not isinstance(email, str) or not 0 < pk <= MAX_PK:
+        return None
+    ticket = Ticket.objects.select_related("customer").filter(pk=pk).first()
+    if ticket is None or ticket.merged_into_id or ticket.customer.unverified_email != email:
+        return None
+    return Claim(ticket, email)
 
 
 def customer_ticket_or_target(customer: Customer, pk: int) -> Ticket | None:
@@ -149,7 +198,11 @@ def staff_tickets(filters: dict, *, user: User) -> QuerySet[Ticket]:
     if (breached := filters.get("breached")) is not None:
         tickets = tickets.filter(sla_breached=breached)
     if q := filters.get("q"):
-        match = Q(subject__icontains=q) | Q(customer__email__icontains=q)
+        match = (
+            Q(subject__icontains=q)
+            | Q(customer__email__icontains=q)
+            | Q(customer__unverified_email__icontains=q)
+        )
         if pk := parse_reference(q):
             match |= Q(pk=pk)
         tickets = tickets.filter(match)
@@ -162,6 +215,16 @@ def thread(ticket: Ticket, *, include_internal: bool) -> QuerySet[Message]:
         Prefetch("attachments", queryset=Attachment.objects.order_by("pk"))
     )
     return messages if include_internal else messages.public()
+
+
+def guest_thread(ticket: Ticket) -> tuple[QuerySet[Message], bool]:
+    """What the guest link shows: the public conversation, or, where the answers go only by
+    email (guest_sees_replies), the customer's own messages; and whether answers were left out."""
+    messages = thread(ticket, include_internal=False)
+    if guest_sees_replies(ticket):
+        return messages, False
+    hidden = messages.exclude(author_kind=AuthorKind.CUSTOMER).exists()
+    return messages.filter(author_kind=AuthorKind.CUSTOMER), hidden
 
 
 def previous_tickets(ticket: Ticket, *, limit: int = 10) -> QuerySet[Ticket]:

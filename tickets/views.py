@@ -1,6 +1,6 @@
 """Customer portal pages: submit a request (with suggested articles), my requests, a request's
-conversation (signed in or through the guest link), attachment downloads. Thin: parse, call
-tickets.selectors / tickets.services, render."""
+conversation (signed in or through the guest link), claiming a request sent with one's address,
+attachment downloads. Thin: parse, call tickets.selectors / tickets.services, render."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,6 +28,7 @@ from tickets.services import portal
 LIST_PAGE_SIZE = 20
 SUGGESTIONS = 5
 SENT_SESSION_KEY = "tickets:sent"
+SENT_NAME_SESSION_KEY = "tickets:sent-name"
 
 
 def _customer(request: HttpRequest):
@@ -78,6 +79,10 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 add_service_errors(form, exc)
             else:
                 request.session[SENT_SESSION_KEY] = ticket.pk
+                # Greet the guest with what they typed: the name stored for that address (a
+                # customer's, if it is theirs) is not for whoever merely knows the address.
+                typed = data.get("name", "") or data.get("email", "").split("@")[0]
+                request.session[SENT_NAME_SESSION_KEY] = typed
                 response = redirect(reverse("tickets:new") + "?sent=1")
                 remember_visitor(response, new_cookie)
                 return response
@@ -106,8 +111,12 @@ def _sent_ticket(request: HttpRequest) -> dict | None:
     if ticket is None:
         return None
     owner = request.user.is_authenticated and ticket.customer.user_id == request.user.pk
+    # The same page whatever the email (a registered customer's or not), so the form does not
+    # tell which addresses have an account.
+    typed = request.session.get(SENT_NAME_SESSION_KEY) or _("Customer")
     return {
         "ticket": ticket,
+        "name": ticket.customer.display_name if owner else typed,
         "ticket_url": ticket.get_absolute_url() if owner else None,
         "guest_url": None if owner else settings.SITE_URL + ticket.get_guest_url(),
     }
@@ -157,6 +166,35 @@ def request_guest(request: HttpRequest, reference: str, key: str) -> HttpRespons
     return _conversation(request, ticket, guest_key=key)
 
 
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_claim(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to the address a guest gave, when it is a registered customer's: the
+    owner, signed in, adds the request to their account. GET only shows the button (mail
+    scanners follow links); the POST claims."""
+    claim = selectors.claim_for_token(token)
+    if claim is None:
+        return render(request, "tickets/claim.html", {"claim": None}, status=404)
+    if services.normalize_email(request.user.email) != claim.email:
+        # Nothing of the request is shown: this account is not the address's.
+        return render(request, "tickets/claim.html", {"claim": claim, "yours": False}, status=403)
+    if request.method == "POST":
+        try:
+            ticket = portal.request_claim(ticket=claim.ticket, email=claim.email, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(request.path)
+        messages.success(
+            request,
+            _("%(ref)s is now in your requests.") % {"ref": ticket.reference},
+        )
+        return redirect(ticket.get_absolute_url())
+    return render(
+        request, "tickets/claim.html", {"claim": claim, "yours": True, "ticket": claim.ticket}
+    )
+
+
 def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> HttpResponse:
     """The thread, the reply form and the solve/reopen buttons, for its owner or a guest."""
     here = ticket.get_guest_url() if guest_key else ticket.get_absolute_url()
@@ -203,12 +241,17 @@ def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> Ht
                     )
                 messages.success(request, _("Your reply was sent."))
                 return redirect(f"{here}#message-{message.pk}")
+    if guest_key:
+        thread, replies_hidden = selectors.guest_thread(ticket)
+    else:
+        thread, replies_hidden = selectors.thread(ticket, include_internal=False), False
     return render(
         request,
         "tickets/detail.html",
         {
             "ticket": ticket,
-            "thread": selectors.thread(ticket, include_internal=False),
+            "thread": thread,
+            "replies_hidden": replies_hidden,
             "form": form,
             "guest_key": guest_key,
             "here": here,

@@ -37,7 +37,8 @@
       canned: q("[data-canned]"), cannedInsert: q("[data-canned-insert]"), text: q("[data-text]"),
       send: q("[data-send]"), composerLive: q("[data-composer-live]"),
       kbQuery: q("[data-kb-q]"), kbResults: q("[data-kb-results]"),
-      side: q("[data-side]"), profile: q("[data-profile]"), detected: q("[data-detected]"), previous: q("[data-previous]")
+      side: q("[data-side]"), profile: q("[data-profile]"), detected: q("[data-detected]"), previous: q("[data-previous]"),
+      unverified: q("[data-unverified]")
     };
 
     // --- helpers ---------------------------------------------------------------------------
@@ -571,6 +572,8 @@
       if (!d) return;
       var customer = d.customer || {};
       ui.side.hidden = false;
+      // A registered customer's address given without signing in: the warning stays in view.
+      if (ui.unverified) ui.unverified.hidden = !customer.unverified;
       ui.profile.textContent = "";
       [["name", customer.name], ["email", customer.email], ["tier", customer.tier],
        ["segment", customer.segment], ["language", customer.language],

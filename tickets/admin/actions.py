@@ -103,10 +103,20 @@ class TicketActionsMixin:
             self.message_user(request, _("Select at least two tickets to merge."), messages.ERROR)
             return None
         selected = Ticket.objects.filter(pk__in=ids).select_related("customer").order_by("pk")
+        customers = {t.customer_id: t.customer for t in selected}
+        # Across customers, whoever owns the kept ticket sees all the messages: only for one
+        # person known under two records, and only once the agent says so.
+        across = len(customers) > 1
         form_class = keep_form(
             selected,
             label=_("Keep this ticket"),
             help_text=_("The others are closed and their messages move into it."),
+            confirm=_(
+                "These tickets belong to different customers. I checked that they are the same "
+                "person: the customer of the kept ticket will see every message."
+            )
+            if across
+            else None,
         )
         form = form_class(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -119,7 +129,10 @@ class TicketActionsMixin:
                                 _("%(reference)s was already merged into another ticket.")
                                 % {"reference": source.reference}
                             )
-                        services.tickets_merge(source=source, target=target, actor=request.user)
+                        services.tickets_merge(
+                            source=source, target=target, actor=request.user,
+                            across_customers=across,
+                        )  # fmt: skip
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
@@ -136,4 +149,16 @@ class TicketActionsMixin:
             title=_("Merge tickets"),
             objects=selected,
             form=form,
+            warning=_(
+                "These tickets belong to different customers. Merged, the customer of the kept "
+                "ticket sees the others' messages; the others no longer reach it."
+            )
+            if across
+            else None,
+            extra=[
+                f"{t.reference} · {t.customer} <{t.customer.contact_email or '–'}>"
+                for t in selected
+            ]
+            if across
+            else None,
         )

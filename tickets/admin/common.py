@@ -55,9 +55,14 @@ class ActionSelectionMixin:
         return super().response_action(request, queryset)
 
 
-def action_page(model_admin, request, *, action: str, title, objects, form) -> TemplateResponse:
-    """The intermediate page of an action that needs a choice (the selection rides along)."""
+def action_page(
+    model_admin, request, *, action: str, title, objects, form, warning=None, extra=None
+) -> TemplateResponse:
+    """The intermediate page of an action that needs a choice (the selection rides along);
+    ``warning`` (with ``extra``, a list of lines) is shown above the form."""
     context = {
+        "warning": warning,
+        "warning_lines": extra or [],
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": title,

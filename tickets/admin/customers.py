@@ -33,15 +33,18 @@ class CustomerAdmin(ActionSelectionMixin, admin.ModelAdmin):
     list_display = ["__str__", "email", "phone", "tier_badge", "organization", "created_at"]
     list_filter = ["tier", MergedFilter, "segment", "language"]
     list_select_related = ["tier"]
-    search_fields = ["name", "email", "phone"]
+    search_fields = ["name", "email", "unverified_email", "phone"]
     search_help_text = _("Name, email or phone.")
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedPaginator
     ordering = ["name", "email", "pk"]
-    readonly_fields = ["user", "merged_into", "created_at", "their_tickets"]
+    readonly_fields = ["unverified_email", "user", "merged_into", "created_at", "their_tickets"]
     fieldsets = [
-        (None, {"fields": ["name", "email", "phone", "language", "organization"]}),
+        (
+            None,
+            {"fields": ["name", "email", "unverified_email", "phone", "language", "organization"]},
+        ),
         (_("Service"), {"fields": ["tier", "segment", "dedicated_agent", "dedicated_team"]}),
         (_("Notes"), {"fields": ["notes"]}),
         (_("Tickets"), {"fields": ["their_tickets"]}),

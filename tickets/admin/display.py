@@ -85,12 +85,26 @@ def sla_badge(ticket: Ticket) -> str:
 
 def customer_label(customer: Customer) -> str:
     tier = customer.tier
-    return format_html(
+    label = format_html(
         '{} <span class="hc-tier hc-tier--{}">{}</span>',
         customer,
         "vip" if tier.is_vip else "standard",
         tier.name,
     )
+    if customer.is_unverified_contact:
+        label = format_html(
+            '{} <span class="hc-tier hc-tier--unverified" title="{}">{}</span>',
+            label,
+            UNVERIFIED_WARNING,
+            _("Unverified contact"),
+        )
+    return label
+
+
+UNVERIFIED_WARNING = _(
+    "Unverified contact: this email belongs to a registered customer, but whoever wrote did "
+    "not sign in. Do not disclose account details."
+)
 
 
 def describe_event(event: Event) -> str:
@@ -104,4 +118,9 @@ def describe_event(event: Event) -> str:
         return f"{event.get_kind_display()}: {labels.get(data['from'], data['from'])} → {labels.get(data['to'], data['to'])}"
     if event.kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACH):
         return f"{event.get_kind_display()} ({data.get('clock', '')})"
+    if event.kind == EventKind.MERGED and "other_customer" in data:
+        return str(
+            _("Merged: another customer's ticket (customer #%(id)s)")
+            % {"id": data["other_customer"]}
+        )
     return str(event.get_kind_display())

@@ -170,8 +170,11 @@ class KeepChoiceField(forms.ModelChoiceField):
         return str(obj)
 
 
-def keep_form(queryset: QuerySet, *, label, help_text="") -> type[forms.Form]:
-    """A form choosing which of the selected objects to keep when merging the others into it."""
+def keep_form(
+    queryset: QuerySet, *, label, help_text="", confirm: str | None = None
+) -> type[forms.Form]:
+    """A form choosing which of the selected objects to keep when merging the others into it;
+    with ``confirm``, a box that must be ticked to go on."""
 
     class KeepForm(forms.Form):
         keep = KeepChoiceField(
@@ -181,5 +184,10 @@ def keep_form(queryset: QuerySet, *, label, help_text="") -> type[forms.Form]:
             empty_label=None,
             help_text=help_text,
         )
+        if confirm:
+            confirm_other_customers = forms.BooleanField(
+                label=confirm,
+                error_messages={"required": _("Tick this box to merge across customers.")},
+            )
 
     return KeepForm

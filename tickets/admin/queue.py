@@ -158,7 +158,11 @@ class QueueMixin:
         pk = parse_reference(term)
         if pk is not None and term[:2].upper() == "HC":
             return queryset.filter(pk=pk), False
-        by_email = Q(customer__in=Customer.objects.filter(email__icontains=term).values("pk"))
+        by_email = Q(
+            customer__in=Customer.objects.filter(
+                Q(email__icontains=term) | Q(unverified_email__icontains=term)
+            ).values("pk")
+        )
         if "@" in term:
             return queryset.filter(by_email), False
         found = by_email | Q(subject__icontains=term)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from tickets import selectors, services
-from tickets.admin.display import customer_label, describe_event, sla_badge
+from tickets.admin.display import UNVERIFIED_WARNING, customer_label, describe_event, sla_badge
 from tickets.admin.forms import ReplyForm, TicketForm
 from tickets.models import AuthorKind, Ticket
 from tickets.replies import render_canned_reply
@@ -66,6 +66,7 @@ class WorkspaceMixin:
             "events": [(event, describe_event(event)) for event in data.events],
             "sla_badge": sla_badge(ticket),
             "customer_label": customer_label(ticket.customer),
+            "unverified_warning": UNVERIFIED_WARNING,
             "reply_form": reply_form,
             "ticket_form": ticket_form,
             "media": self.media,

@@ -45,7 +45,13 @@ from tickets.limits import GuestCreateThrottle
 from tickets.models import AuthorKind, Channel, Customer, Ticket
 from tickets.models.tickets import parse_reference
 from tickets.selectors import is_support_staff as is_staff
-from tickets.services import customer_for_email, customer_for_user, message_post, ticket_update
+from tickets.services import (
+    customer_for_email,
+    customer_for_guest,
+    customer_for_user,
+    message_post,
+    ticket_update,
+)
 from tickets.services.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyConflict,
@@ -279,7 +285,10 @@ class TicketListCreateApi(APIView):
     @extend_schema(
         summary="Open a ticket",
         description="Guests (no session or token) give name, email, subject and body, and get "
-        "the private link to follow the ticket; they are throttled per address. Signed-in "
+        "the private link to follow the ticket; they are throttled per address. A guest's "
+        "ticket never joins a registered customer's account: with such an email it goes to an "
+        "unverified contact, answered by email to that address (its private link shows the "
+        "guest's own messages only) until the address's owner claims it. Signed-in "
         "customers give subject and body. Staff open tickets on a customer's behalf with "
         "customer_email (and customer_name, priority). Any other field is a 400. Files go in "
         "`attachments` of a multipart request (images, PDF, plain text).",
@@ -313,11 +322,11 @@ class TicketListCreateApi(APIView):
         values = dict(data.validated_data)
         if guest:
             email = values.pop("email")
-            customer = customer_for_email(
+            customer = customer_for_guest(
                 email=email, name=values.pop("name"), language=_request_language()
             )
             scope = idempotency_scope(email=email)
-        elif staff:
+        elif staff:  # trusted: the ticket joins the customer with this email, whoever it is
             customer = customer_for_email(
                 email=values.pop("customer_email"), name=values.pop("customer_name")
             )

@@ -209,7 +209,9 @@ class ChatConsumer(_Frames):
     def _post(self, text, client_id):
         if self.ticket_id:
             # Only the phase is needed here: message_post reads (and locks) the whole row.
-            ticket = Ticket.objects.only("id", "chat_phase", "customer_id").get(pk=self.ticket_id)
+            ticket = Ticket.objects.only("id", "chat_phase", "customer_id", "merged_into_id").get(
+                pk=self.ticket_id
+            )
             return chat.customer_message(
                 ticket=ticket, customer=None, text=text, client_id=client_id
             )

@@ -117,20 +117,23 @@ def queue_frame(ticket: Ticket) -> dict | None:
 # --- Conversations ---------------------------------------------------------------------------
 
 
+MAX_MERGE_HOPS = 5
+
+
 def conversation_for_token(token: str | None) -> Ticket | None:
-    """The chat with this token (its unguessable access key); merged chats lead to their target."""
+    """The chat with this token (its unguessable access key). A merged chat leads to its target
+    only when that is the same customer's (the portal's rule, tickets.selectors.merged_target);
+    merged into somebody else's ticket, the token opens nothing (as if unknown), so it can
+    neither replay nor post into another customer's ticket."""
     if not token or not isinstance(token, str) or len(token) > 64:
         return None
-    ticket = (
-        Ticket.objects.select_related("customer__tier", "assignee")
-        .filter(access_key=token, channel=Channel.CHAT)
-        .first()
-    )
-    while ticket is not None and ticket.merged_into_id:
-        ticket = Ticket.objects.select_related("customer__tier", "assignee").get(
-            pk=ticket.merged_into_id
-        )
-    return ticket
+    tickets = Ticket.objects.select_related("customer__tier", "assignee")
+    ticket = tickets.filter(access_key=token, channel=Channel.CHAT).first()
+    for _hop in range(MAX_MERGE_HOPS):  # merges chain rarely; never follow a cycle forever
+        if ticket is None or not ticket.merged_into_id:
+            return ticket
+        ticket = tickets.filter(pk=ticket.merged_into_id, customer_id=ticket.customer_id).first()
+    return None
 
 
 def replay(ticket: Ticket, *, after: int | None, include_internal: bool = False) -> list[dict]:
@@ -198,7 +201,9 @@ def conversation_detail(ticket: Ticket, *, after: int | None = None) -> dict:
         "admin_url": f"/admin/tickets/ticket/{ticket.pk}/change/",
         "customer": {
             "name": customer.display_name,
-            "email": customer.email,
+            "email": customer.contact_email or None,
+            # A registered customer's address given without signing in: disclose nothing.
+            "unverified": customer.is_unverified_contact,
             "tier": customer.tier.name,
             "vip": customer.tier.is_vip,
             "segment": customer.segment,

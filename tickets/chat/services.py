@@ -31,6 +31,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.selectors import merged_target
 from tickets.services import (
     customer_for_user,
     default_tier,
@@ -94,9 +95,10 @@ def customer_message(
 ) -> Posted:
     """Store a customer's chat message (starting the conversation when there is none, or a new
     one after an ended chat). A resend with the same client id is stored once. ``customer`` is
-    required without a ticket; with one, it is the ticket's customer."""
+    required without a ticket; with one, it is the ticket's customer. A chat merged into
+    another customer's ticket is over for this one: their message starts a new conversation."""
     text = _clean(text)
-    if ticket is not None and ticket.chat_phase != ChatPhase.ENDED:
+    if ticket is not None and ticket.chat_phase != ChatPhase.ENDED and not _merged_away(ticket):
         now = timezone.now()
         message = message_post(
             ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=text, client_id=client_id, now=now
@@ -123,6 +125,12 @@ def customer_message(
         )  # fmt: skip
         message = new.messages.get()  # announced by ticket_create
     return Posted(new, message, created=True, new_conversation=True)
+
+
+def _merged_away(ticket: Ticket) -> bool:
+    """Merged into a ticket of another customer (chats merged before such merges ended them
+    still have a live phase)."""
+    return bool(ticket.merged_into_id) and merged_target(ticket) is None
 
 
 def _bot_message(ticket: Ticket, turn: bot.BotTurn) -> Message:

@@ -39,7 +39,12 @@ class CustomerQuerySet(models.QuerySet):
 
 class Customer(models.Model):
     """One person across channels, with or without a login. A guest who signs up later with the
-    same email becomes the same customer (kept by the normalized, unique email)."""
+    same email becomes the same customer (kept by the normalized, unique email).
+
+    An *unverified contact* is a customer without a login whose ``unverified_email`` (not
+    ``email``) is an address that belongs to a registered customer: a guest gave it without
+    proving it is theirs (tickets.services.customers.customer_for_guest). Its tickets are
+    answered by email to that address, and join the account only when its owner claims them."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -62,6 +67,15 @@ class Customer(models.Model):
         _("segment"), max_length=20, choices=Segment.choices, default=Segment.GENERAL
     )
     organization = models.CharField(_("organization"), max_length=150, blank=True)
+    # Not unique: an address a guest gave, which is a registered customer's ``email`` too.
+    unverified_email = models.EmailField(
+        _("unverified email"), max_length=254, null=True, blank=True, db_index=True,
+        editable=False,
+        help_text=_(
+            "Given without signing in, and it belongs to a registered customer: replies go to "
+            "this address, but the person writing may not be that customer."
+        ),
+    )  # fmt: skip
     # Anonymous chat visitors: the random id in their signed visitor cookie.
     visitor_key = models.CharField(
         max_length=64, null=True, blank=True, unique=True, editable=False
@@ -111,12 +125,21 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.email or self.phone or f"#{self.pk}"
+        return self.name or self.contact_email or self.phone or f"#{self.pk}"
 
     @property
     def is_vip(self) -> bool:
         return self.tier.is_vip
 
     @property
+    def is_unverified_contact(self) -> bool:
+        return bool(self.unverified_email)
+
+    @property
+    def contact_email(self) -> str:
+        """Where mail to this customer goes: their email, or an unverified contact's address."""
+        return self.email or self.unverified_email or ""
+
+    @property
     def display_name(self) -> str:
-        return self.name or (self.email or "").split("@")[0] or str(_("Customer"))
+        return self.name or self.contact_email.split("@")[0] or str(_("Customer"))

@@ -351,6 +351,7 @@ class EventKind(models.TextChoices):
     MERGED = "merged", _("Merged")
     FOLLOW_UP = "follow_up", _("Follow-up opened")
     HANDOFF = "handoff", _("Handed off to a person")
+    CLAIMED = "claimed", _("Claimed by the customer")
 
 
 class Event(models.Model):

@@ -41,6 +41,52 @@ def customer_for_email(*, email: str, name: str = "", language: str | None = Non
         return Customer.objects.active().get(email__iexact=email)
 
 
+def customer_for_guest(*, email: str, name: str = "", language: str | None = None) -> Customer:
+    """The customer a request from somebody who did not sign in belongs to (web form, API).
+
+    Knowing an address proves nothing, so a guest joins the customer with that email only when
+    it is itself nothing more than a guest (see _open_to_guests). Otherwise the request goes to
+    the address's unverified contact: standard tier, answered only by email to that address,
+    and added to the account only when its owner claims it (portal.request_claim)."""
+    email = normalize_email(email)
+    existing = Customer.objects.active().filter(email__iexact=email).select_related("tier").first()
+    if existing is None or _open_to_guests(existing):
+        return customer_for_email(email=email, name=name, language=language)
+    return _unverified_contact(email=email, name=name, language=language)
+
+
+def _open_to_guests(customer: Customer) -> bool:
+    """A customer whose every ticket came from whoever knew the address: no login, and nothing
+    staff grant a known person (a VIP lane, a dedicated agent or team)."""
+    return (
+        customer.user_id is None
+        and not customer.tier.is_vip
+        and customer.dedicated_agent_id is None
+        and customer.dedicated_team_id is None
+    )
+
+
+def _unverified_contact(*, email: str, name: str, language: str | None) -> Customer:
+    """One contact per address (a duplicate from two requests at the same moment is harmless:
+    both are unverified and claimed ticket by ticket)."""
+    contact = (
+        Customer.objects.active()
+        .filter(
+            unverified_email=email, user__isnull=True, tier__is_vip=False,
+            dedicated_agent__isnull=True, dedicated_team__isnull=True,
+        )
+        .select_related("tier")
+        .order_by("pk")
+        .first()
+    )  # fmt: skip
+    if contact:
+        return contact
+    return Customer.objects.create(
+        unverified_email=email, name=name[:150], tier=default_tier(),
+        **({"language": language} if language else {}),
+    )  # fmt: skip
+
+
 @transaction.atomic
 def customer_for_user(*, user: AbstractBaseUser) -> Customer:
     """The signed-in user's customer. A guest with the same email becomes theirs, so tickets

@@ -1,5 +1,6 @@
 """What a customer does on the site besides chatting: submit a request (as a signed-in
-customer or a guest), mark it solved, reopen it, open a suggested article."""
+customer or a guest), claim a request sent with their address, mark it solved, reopen it, open
+a suggested article."""
 
 from collections.abc import Sequence
 from datetime import timedelta
@@ -10,10 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.tasks import enqueue
 from tickets.attachments import CheckedUpload
-from tickets.models import Channel, Status, Ticket
-from tickets.models.tickets import ACTIVE_STATUSES
-from tickets.services.customers import customer_for_email, customer_for_user
+from tickets.models import Channel, Event, EventKind, Lane, Status, Ticket
+from tickets.models.tickets import ACTIVE_STATUSES, new_access_key
+from tickets.services.clocks import ticket_apply_sla
+from tickets.services.customers import customer_for_guest, customer_for_user, normalize_email
 from tickets.services.tickets import (
     suggestion_view_record,
     suggestions_convert,
@@ -34,13 +37,14 @@ def request_submit(
     language: str | None = None,
     visitor_key: str = "",
 ) -> Ticket:
-    """A request from the site: the signed-in user's customer, or the guest with this email.
-    Suggested articles the visitor opened before submitting were not deflections after all."""
+    """A request from the site: the signed-in user's customer, or the guest's (an unverified
+    contact when the email is a registered customer's: customer_for_guest). Suggested articles
+    the visitor opened before submitting were not deflections after all."""
     if user is not None and user.is_authenticated:
         customer = customer_for_user(user=user)
         actor = user
     else:
-        customer = customer_for_email(email=email, name=name, language=language)
+        customer = customer_for_guest(email=email, name=name, language=language)
         actor = None
     ticket = ticket_create(
         customer=customer, subject=subject, body=body, channel=Channel.WEB,
@@ -48,6 +52,42 @@ def request_submit(
     )  # fmt: skip
     if visitor_key:
         suggestions_convert(visitor_key=visitor_key, ticket=ticket)
+    return ticket
+
+
+@transaction.atomic
+def request_claim(*, ticket: Ticket, email: str, user) -> Ticket:
+    """The owner of ``email``, signed in, adds a request that was sent with their address
+    without signing in (an unverified contact's) to their account: it moves to their customer,
+    takes their lane and SLA, and is routed again if nobody has it yet. Its guest link stops
+    working, so whoever submitted it does not see the replies made to the account."""
+    email = normalize_email(email)
+    if not (user.is_authenticated and user.is_active and normalize_email(user.email) == email):
+        raise ValidationError(
+            _("This request was sent with another email address than your account's.")
+        )
+    customer = customer_for_user(user=user)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("customer").get(pk=ticket.pk)
+    )
+    contact = ticket.customer
+    if contact.unverified_email != email or ticket.merged_into_id:
+        raise ValidationError(_("This request can no longer be added to your account."))
+    now = timezone.now()
+    ticket.customer = customer
+    ticket.lane = Lane.VIP if customer.tier.is_vip else Lane.STANDARD
+    ticket.access_key = new_access_key()
+    ticket.updated_at = now
+    ticket_apply_sla(ticket, now=now)
+    ticket.save()
+    Event.objects.create(
+        ticket=ticket, kind=EventKind.CLAIMED, actor=user, created_at=now,
+        data={"customer_from": contact.pk, "customer_to": customer.pk, "lane": ticket.lane},
+    )  # fmt: skip
+    if ticket.assignee_id is None and ticket.is_active:
+        # The customer's dedicated agent or team, or the VIP team, as for their own requests.
+        ticket_id = ticket.pk
+        transaction.on_commit(lambda: enqueue("tickets.tasks.ticket_auto_assign", ticket_id))
     return ticket
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.tasks import enqueue
-from tickets import assignment, detection, notifications
+from tickets import assignment, detection, notifications, selectors
 from tickets.attachments import CheckedUpload
 from tickets.chat import broadcast
 from tickets.models import (
@@ -181,7 +181,9 @@ def message_post(
       clock, and opens a new ticket (or takes the status the agent chose);
     - a customer's reply starts the next-response clock, opens a pending ticket, reopens a solved
       one within TICKETS_REOPEN_DAYS, and otherwise (closed, or solved long ago) goes to a new
-      follow-up ticket, whose message is returned.
+      follow-up ticket, whose message is returned;
+    - a customer's reply to a merged ticket goes to the target if that is the same customer's,
+      and otherwise (merged into somebody else's) to a follow-up of their own.
     A repeated ``client_id`` returns the message stored the first time."""
     now = now or timezone.now()
     body = _clean_text(body, limit=MAX_BODY, field="body")
@@ -190,12 +192,15 @@ def message_post(
     ticket = _lock(ticket)
     if author_kind == AuthorKind.CUSTOMER:
         internal = False
-        if ticket.merged_into_id:
+        # Only into the same customer's ticket: a merge across customers must not let one
+        # write into (and so read) the other's.
+        target = selectors.merged_target(ticket) if ticket.merged_into_id else None
+        if target is not None:
             return message_post(
-                ticket=ticket.merged_into, author_kind=author_kind, body=body, author=author,
+                ticket=target, author_kind=author_kind, body=body, author=author,
                 attachments=attachments, client_id=client_id, now=now,
             )  # fmt: skip
-        if not _can_reopen(ticket, now):
+        if ticket.merged_into_id or not _can_reopen(ticket, now):
             existing = _stored(ticket, client_id)
             if existing:
                 return existing
@@ -480,9 +485,16 @@ def ticket_take_next(*, agent: User, now: datetime | None = None) -> Ticket | No
 
 
 @transaction.atomic
-def tickets_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Ticket:
+def tickets_merge(
+    *, source: Ticket, target: Ticket, actor: User | None, across_customers: bool = False
+) -> Ticket:
     """Fold ``source`` into ``target``: its messages and attachments move over (keeping their
-    times), it closes and points at the target; customers replying to it reach the target."""
+    times), it closes and points at the target; customers replying to it reach the target.
+
+    Tickets of two customers merge only with ``across_customers`` (someone confirmed they are
+    the same person): the target's customer then sees the source's messages. The source's
+    customer does not follow: their replies open a follow-up of their own, and a live chat of
+    theirs ends (its token opens nothing of the other customer)."""
     if source.pk == target.pk:
         raise ValidationError(_("A ticket cannot be merged into itself."))
     if target.merged_into_id:
@@ -497,6 +509,20 @@ def tickets_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Tick
         .order_by("pk")
     }
     source, target = locked[source.pk], locked[target.pk]
+    other_customer = source.customer_id != target.customer_id
+    if other_customer and not across_customers:
+        raise ValidationError(
+            _(
+                "%(source)s and %(target)s belong to different customers: confirm that they "
+                "are the same person to merge them."
+            )
+            % {"source": source.reference, "target": target.reference}
+        )
+    # Client ids are unique per conversation, and every chat widget starts from the same ones:
+    # a moved message whose id the target already has keeps its text but not the id (it only
+    # recognised resends to the source).
+    taken = Message.objects.filter(ticket=target).exclude(client_id="").values("client_id")
+    Message.objects.filter(ticket=source, client_id__in=taken).update(client_id="")
     Message.objects.filter(ticket=source).update(ticket=target)
     Attachment.objects.filter(ticket=source).update(ticket=target)
     note = Message.objects.create(
@@ -511,8 +537,14 @@ def tickets_merge(*, source: Ticket, target: Ticket, actor: User | None) -> Tick
     _change_status(source, Status.CLOSED, actor, now)
     source.sla_check_at = source.next_due_at = None
     source.sla_clocks = []
+    was_waiting = source.chat_phase == ChatPhase.QUEUED
+    if other_customer and source.chat_phase in LIVE_CHAT_PHASES:
+        source.chat_phase = ChatPhase.ENDED
+        broadcast.to_customer(source.pk, {"type": "ended", "survey_url": None})
+        if was_waiting:
+            broadcast.queue_changed()
     source.save()
-    if target.customer_id != source.customer_id:
+    if other_customer:
         _event(target, EventKind.MERGED, actor, other_customer=source.customer_id)
     ticket_apply_sla(target, now=now)
     target.save(update_fields=[*SLA_FIELDS, "updated_at"])

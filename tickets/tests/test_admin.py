@@ -228,6 +228,45 @@ def test_merge_asks_which_ticket_to_keep_then_merges_the_others(agent_client):
     assert keep.messages.count() == 3  # both first messages and the merge note
 
 
+def test_merging_tickets_of_different_customers_warns_and_needs_an_explicit_confirmation(
+    agent_client, agent
+):
+    ann = CustomerFactory(name="Ann", email="ann@example.com")
+    bob = CustomerFactory(name="Bob", email="bob@example.com")
+    keep, other = ticket(ann, subject="First"), ticket(bob, subject="Second")
+    page = act(agent_client, "merge", [keep, other]).content.decode()
+    assert 'id="hc-action-warning"' in page
+    assert "different customers" in page
+    assert "ann@example.com" in page
+    assert "bob@example.com" in page
+    assert 'name="confirm_other_customers"' in page
+
+    refused = act(agent_client, "merge", [keep, other], apply="1", keep=str(keep.pk))
+    assert refused.status_code == 200  # the page again, with the box to tick
+    assert "Tick this box to merge across customers." in refused.content.decode()
+    other.refresh_from_db()
+    assert other.merged_into is None
+
+    act(
+        agent_client, "merge", [keep, other], apply="1", keep=str(keep.pk),
+        confirm_other_customers="on",
+    )  # fmt: skip
+    other.refresh_from_db()
+    assert other.merged_into == keep
+    event = keep.events.get(kind=EventKind.MERGED, data__other_customer=bob.pk)
+    assert event.actor == agent
+    activity = agent_client.get(change_url(keep)).content.decode()
+    assert f"another customer&#x27;s ticket (customer #{bob.pk})" in activity
+
+
+def test_merging_one_customers_tickets_asks_no_confirmation(agent_client):
+    customer = CustomerFactory()
+    a, b = ticket(customer), ticket(customer)
+    page = act(agent_client, "merge", [a, b]).content.decode()
+    assert "confirm_other_customers" not in page
+    assert 'id="hc-action-warning"' not in page
+
+
 def test_a_tampered_selection_is_ignored_not_a_500(agent_client):
     t = ticket()
     response = agent_client.post(

@@ -604,7 +604,7 @@ def test_a_merged_ticket_stands_for_its_target_only_when_that_is_the_customers(
 
     other = ticket(ticket_a.customer, subject="Another")
     foreign_target = ticket(subject="Somebody else's")
-    services.tickets_merge(source=other, target=foreign_target, actor=agent)
+    services.tickets_merge(source=other, target=foreign_target, actor=agent, across_customers=True)
     assert_json_error(as_user(customer).get(detail(other)), 404)
     reply = as_user(customer).post(messages(other), {"body": "Hello?"}, format="json")
     assert_json_error(reply, 404)

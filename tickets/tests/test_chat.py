@@ -714,3 +714,154 @@ async def test_agent_typing_reaches_only_a_chat_the_agent_has_open(kb_and_desk):
     assert (await frames_until(customer, "typing"))[-1] == {"type": "typing", "author": "agent"}
     for socket in (customer, console):
         await socket.disconnect()
+
+
+# --- Merges across customers -------------------------------------------------------------------
+
+
+def _someone_elses_ticket() -> Ticket:
+    from tickets import services
+    from tickets.tests.factories import CustomerFactory
+
+    dave = CustomerFactory(name="Dave", email="dave@example.com")
+    return services.ticket_create(
+        customer=dave, subject="My parcel", body="Dave's address is 1 Secret Road."
+    )
+
+
+def _merge(source_pk: int, target_pk: int, **kwargs) -> None:
+    from tickets import services
+
+    services.tickets_merge(
+        source=Ticket.objects.get(pk=source_pk), target=Ticket.objects.get(pk=target_pk),
+        actor=None, **kwargs,
+    )  # fmt: skip
+
+
+async def test_after_a_merge_into_another_customers_ticket_the_token_opens_nothing_of_theirs(
+    kb_and_desk,
+):
+    socket = await customer_socket()
+    frames = await start_chat(socket, text="hello there")
+    token = by_type(frames, "welcome")[0]["conversation"]
+    await socket.disconnect()
+    chat = await database_sync_to_async(Ticket.objects.get)(access_key=token)
+    theirs = await database_sync_to_async(_someone_elses_ticket)()
+    await database_sync_to_async(_merge)(chat.pk, theirs.pk, across_customers=True)
+
+    again = await customer_socket()
+    await again.send_json_to({"type": "hello", "conversation": token, "after": None})
+    error = await again.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "invalid")  # as for an unknown token
+    assert await again.receive_nothing(timeout=0.3)
+    # The widget then starts afresh: a conversation of the visitor's own.
+    await again.send_json_to({"type": "hello", "conversation": None, "after": None})
+    assert (await again.receive_json_from())["type"] == "welcome"
+    await again.send_json_to({"type": "message", "text": "anyone?", "client_id": "c2"})
+    frames = await frames_until(again, "ack")
+    new_token = by_type(frames, "welcome")[0]["conversation"]
+    assert new_token not in (token, theirs.access_key)
+    assert all("Secret Road" not in f.get("text", "") for f in frames)
+    assert not await database_sync_to_async(theirs.messages.filter(body="anyone?").exists)()
+    await again.disconnect()
+
+
+async def test_an_open_socket_is_told_the_chat_ended_and_posts_into_a_conversation_of_its_own(
+    kb_and_desk,
+):
+    socket = await customer_socket()
+    frames = await start_chat(socket, text="hello there")
+    await frames_until(socket, "message")  # the bot's answer
+    token = by_type(frames, "welcome")[0]["conversation"]
+    chat = await database_sync_to_async(Ticket.objects.get)(access_key=token)
+    theirs = await database_sync_to_async(_someone_elses_ticket)()
+    await database_sync_to_async(_merge)(chat.pk, theirs.pk, across_customers=True)
+    ended = await frames_until(socket, "ended")
+    assert ended[-1] == {"type": "ended", "survey_url": None}
+
+    await socket.send_json_to({"type": "message", "text": "still there?", "client_id": "c2"})
+    frames = await frames_until(socket, "ack")
+    new_token = by_type(frames, "welcome")[0]["conversation"]
+    assert new_token not in (token, theirs.access_key)
+    assert all("Secret Road" not in f.get("text", "") for f in frames)
+    new = await database_sync_to_async(Ticket.objects.get)(access_key=new_token)
+    assert (new.customer_id, new.follow_up_of_id) == (chat.customer_id, chat.pk)
+    assert not await database_sync_to_async(theirs.messages.filter(body="still there?").exists)()
+    await socket.disconnect()
+
+
+def _merge_without_ending(source_pk: int, target_pk: int) -> None:
+    """A cross-customer merge made before they ended the chat: its phase is still live."""
+    Ticket.objects.filter(pk=source_pk).update(
+        merged_into_id=target_pk, status="closed", chat_phase=ChatPhase.BOT
+    )
+
+
+async def test_a_chat_merged_away_before_this_rule_still_never_posts_into_the_other_ticket(
+    kb_and_desk,
+):
+    socket = await customer_socket()
+    frames = await start_chat(socket, text="hello there")
+    await frames_until(socket, "message")
+    chat = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(frames, "welcome")[0]["conversation"]
+    )
+    theirs = await database_sync_to_async(_someone_elses_ticket)()
+    await database_sync_to_async(_merge_without_ending)(chat.pk, theirs.pk)
+    await socket.send_json_to({"type": "message", "text": "still there?", "client_id": "c2"})
+    frames = await frames_until(socket, "ack")
+    assert by_type(frames, "welcome")[0]["conversation"] != theirs.access_key
+    assert all("Secret Road" not in f.get("text", "") for f in frames)
+    assert not await database_sync_to_async(theirs.messages.filter(body="still there?").exists)()
+    await socket.disconnect()
+
+
+async def test_a_chat_merged_into_another_of_the_same_customer_resumes_there(kb_and_desk):
+    socket = await customer_socket()
+    first = await start_chat(socket, text="first question", client_id="a")
+    await socket.disconnect()
+    other = await customer_socket()
+    second = await start_chat(other, text="second question", client_id="b")
+    await other.disconnect()
+    source = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(first, "welcome")[0]["conversation"]
+    )
+    target = await database_sync_to_async(Ticket.objects.get)(
+        access_key=by_type(second, "welcome")[0]["conversation"]
+    )
+    # The same visitor (no cookie here): make both chats theirs.
+    await database_sync_to_async(Ticket.objects.filter(pk=target.pk).update)(
+        customer_id=source.customer_id
+    )
+    await database_sync_to_async(_merge)(source.pk, target.pk)
+
+    again = await customer_socket()
+    await again.send_json_to({"type": "hello", "conversation": source.access_key, "after": None})
+    frames = await frames_until(again, "welcome")
+    assert frames[-1]["conversation"] == target.access_key
+    texts = [m["text"] for m in by_type(await frames_until(again, "message"), "message")]
+    assert "first question" in texts
+    await again.disconnect()
+
+
+async def test_the_console_warns_about_an_unverified_contact(kb_and_desk):
+    from tickets import services
+
+    def unverified_chat():
+        contact = Customer.objects.create(
+            name="Mallory", unverified_email="carol@example.com",
+            tier=Tier.objects.get(slug="standard"),
+        )  # fmt: skip
+        return services.ticket_create(
+            customer=contact, subject="Hi", body="Hi", channel="chat", live_chat=True
+        )
+
+    ticket = await database_sync_to_async(unverified_chat)()
+    agent = await database_sync_to_async(make_agent)("alice")
+    console, connected, _ = await agent_socket(agent)
+    assert connected
+    await console.send_json_to({"type": "open", "conversation": ticket.pk, "after": None})
+    detail = (await frames_until(console, "conversation"))[-1]
+    assert detail["customer"]["unverified"] is True
+    assert detail["customer"]["email"] == "carol@example.com"
+    await console.disconnect()

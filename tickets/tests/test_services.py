@@ -194,6 +194,41 @@ def test_merge_moves_messages_and_closes_the_source(db):
         services.tickets_merge(source=a, target=a, actor=None)
 
 
+def test_tickets_of_different_customers_merge_only_when_confirmed(db):
+    a, b = ticket(CustomerFactory(), subject="First"), ticket(CustomerFactory(), subject="Second")
+    with pytest.raises(ValidationError, match="different customers"):
+        services.tickets_merge(source=b, target=a, actor=None)
+    b.refresh_from_db()
+    assert b.merged_into_id is None
+    assert a.messages.count() == 1
+    services.tickets_merge(source=b, target=a, actor=None, across_customers=True)
+    assert a.events.filter(kind=EventKind.MERGED, data__other_customer=b.customer_id).exists()
+
+
+def test_a_reply_to_a_ticket_merged_into_another_customers_opens_a_follow_up_of_their_own(db):
+    mine, theirs = ticket(CustomerFactory(), subject="Mine"), ticket(CustomerFactory())
+    services.tickets_merge(source=mine, target=theirs, actor=None, across_customers=True)
+    message = services.message_post(ticket=mine, author_kind=AuthorKind.CUSTOMER, body="hello?")
+    assert message.ticket_id not in (mine.pk, theirs.pk)
+    assert (message.ticket.customer_id, message.ticket.follow_up_of_id) == (
+        mine.customer_id,
+        mine.pk,
+    )
+    assert not theirs.messages.filter(body="hello?").exists()
+
+
+def test_chats_whose_messages_share_client_ids_merge_without_an_error(db):
+    customer = CustomerFactory()
+    a, b = (
+        ticket(customer, subject=s, channel="chat", live_chat=True, client_id="c1")
+        for s in ("First", "Second")
+    )
+    services.tickets_merge(source=b, target=a, actor=None)
+    assert sorted(
+        a.messages.filter(author_kind=AuthorKind.CUSTOMER).values_list("client_id", flat=True)
+    ) == ["", "c1"]
+
+
 def test_notifications_are_sent_once_after_commit(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         t = ticket()
