@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.utils import translation
 
 from core.roles import AGENTS, MANAGERS
+from tickets.limits import CHAT_SOCKETS
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +23,11 @@ def _isolated_state(settings):
     # dropping the test database (test_socket_db.py turns it on, and closes it).
     settings.SOCKET_CONN_MAX_AGE = 0
     cache.clear()
+    CHAT_SOCKETS.clear()  # a socket a failed test left open must not count against the next
     translation.activate(settings.LANGUAGE_CODE)  # a request in one test must not leak its language
     yield
     cache.clear()
+    CHAT_SOCKETS.clear()
     translation.deactivate()
 
 

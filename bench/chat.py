@@ -822,6 +822,8 @@ def run_server(label: str, layer: str | None, site: Site | None, redis_url: str 
     python = sys.executable
     gc_log = var_dir / f"gc-{_file_name(label)}.log"
     env = {**os.environ, "LOG_LEVEL": "WARNING", "BENCH_CHAT_GC_LOG": str(gc_log)}
+    # Every simulated customer comes from 127.0.0.1: lift the per-address socket cap.
+    env.setdefault("CHAT_SOCKETS_PER_ADDRESS", "1000000")
     if layer is None:
         command = [python, "-m", "bench.chat", "echo-server", str(port)]
     else:

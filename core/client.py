@@ -62,3 +62,19 @@ def address_key(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def client_key(request: HttpRequest) -> str:
+    """Who a per-client limit counts for a request: the signed-in user, else the address."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"addr:{address_key(client_address(request))}"
+
+
+def scope_client_key(scope: dict) -> str:
+    """``client_key`` for an ASGI connection (its scope's user, else its address)."""
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"addr:{address_key(scope_address(scope))}"

@@ -9,17 +9,21 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.ratelimit import RateLimited
 from core.request_limits import limit_hit
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus Django's ValidationError as a 400, so model rules are checked once.
+    """DRF's handler, plus Django's ValidationError as a 400, so model rules are checked once
+    (a service's RateLimited as a 429).
 
     Every error body has a ``detail`` (human-readable) and, for validation errors, ``errors``
     (field -> messages). Django's SuspiciousOperations (request limits among them) are left to
     Django, which logs them as security events and answers through ``api_bad_request``.
     """
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RateLimited):
+        exc = exceptions.Throttled(detail=exc.messages[0])
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )

@@ -63,7 +63,9 @@ SUPPORT_EMAIL = env("SUPPORT_EMAIL", "support@example.com")
 
 # How many reverse proxies of ours stand in front of the server (each appends to
 # X-Forwarded-For). 0: none, and the header is ignored; every per-address limit (sign-in,
-# guest tickets, votes, sockets) then counts the peer address (core/client.py).
+# sign-up, guest tickets, votes, sockets, chats, content gaps) then counts the peer address
+# (core/client.py). The ASGI server must not rewrite the peer address itself (`serve` runs
+# uvicorn with --no-proxy-headers).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", env_int("NUM_PROXIES", 0))
 
 # Behind a TLS-terminating proxy in production (.env.production.example sets all of these, so
@@ -84,7 +86,7 @@ X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",  # first: makes runserver serve ASGI (HTTP and WebSocket)
-    "django.contrib.admin",
+    "helpcenter.apps.AdminConfig",  # django.contrib.admin with our site (sign-in limits)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -370,8 +372,36 @@ REQUEST_MAX_BYTES = (
     )
     * 2**20
 )
-# Sign-in attempts per client address and per username, per 15 minutes.
+
+# --- Rate limits --------------------------------------------------------------------------
+# On what anonymous clients can make us do (core/signin.py, tickets/limits.py, kb/feedback.py;
+# also KB_FEEDBACK_RATE and TICKETS_GUEST_CREATE_RATE above). "Address" is the client's, as
+# core/client.py derives it.
+# Failed sign-ins (portal and admin) per username from one address, and from one browser that
+# signed in as that username before (a "known device"), per 15 minutes.
 LOGIN_ATTEMPTS_PER_15_MINUTES = env_int("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)
+# Failed sign-ins from one address, whatever the usernames (spraying), per 15 minutes. Known
+# devices are not counted here, so people behind one shared address who signed in before are
+# not locked out by a stranger sharing it.
+LOGIN_ATTEMPTS_PER_ADDRESS_PER_15_MINUTES = env_int(
+    "LOGIN_ATTEMPTS_PER_ADDRESS_PER_15_MINUTES", LOGIN_ATTEMPTS_PER_15_MINUTES
+)
+# Failed sign-ins per username from everywhere except its known devices, per hour (guessing
+# from many addresses). A password reset by email clears it.
+LOGIN_ATTEMPTS_PER_USERNAME_PER_HOUR = env_int("LOGIN_ATTEMPTS_PER_USERNAME_PER_HOUR", 50)
+# Account mails (confirmation, password reset...) to one email asked from one address (or one
+# known device) per 15 minutes, and to one email in all per hour (known devices not counted).
+ACCOUNT_MAILS_PER_15_MINUTES = env_int("ACCOUNT_MAILS_PER_15_MINUTES", 5)
+ACCOUNT_MAILS_PER_EMAIL_PER_HOUR = env_int("ACCOUNT_MAILS_PER_EMAIL_PER_HOUR", 20)
+# Sign-up forms accepted per address per hour.
+ACCOUNT_SIGNUPS_PER_HOUR = env_int("ACCOUNT_SIGNUPS_PER_HOUR", 10)
+# Open customer chat sockets per address, counted by each server process.
+CHAT_SOCKETS_PER_ADDRESS = env_int("CHAT_SOCKETS_PER_ADDRESS", 20)
+# New chat conversations per address (guests) or per user (signed in), per hour.
+CHAT_CONVERSATIONS_PER_HOUR = env_int("CHAT_CONVERSATIONS_PER_HOUR", 10)
+# Content gaps recorded per client (address, or user when signed in) per hour; searches beyond
+# it are still answered, only not recorded.
+KB_GAPS_PER_HOUR = env_int("KB_GAPS_PER_HOUR", 30)
 
 # --- Serving (make run) ---------------------------------------------------------------------
 SERVE_HOST = env("HOST", "127.0.0.1")

@@ -10,6 +10,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.client import client_key
 from kb import answers, page_cache, selectors, services
 from kb.feedback import FeedbackThrottle, remember_visitor, visitor_key
 from kb.models import Article, Category, Language
@@ -186,6 +187,7 @@ class SearchApi(APIView):
                 language=data.get("language"),
                 result_count=len(body["results"]),
                 best_confidence=body["_best"],
+                client_key=client_key(request),
             )
         return Response({k: v for k, v in body.items() if not k.startswith("_")})
 

@@ -1,11 +1,17 @@
-"""Who is voting, and how often: shared by the feedback form and the feedback API."""
+"""Who is calling the knowledge base, and how often: votes (shared by the feedback form and
+the feedback API) and content-gap records. Clients are counted by core.client (the user, else
+the address, never a header the client can set)."""
 
 import uuid
 
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from core.client import client_key
+from core.ratelimit import Limit
 
 VISITOR_COOKIE = "hc_visitor"
 VISITOR_COOKIE_SALT = "kb.visitor"
@@ -48,10 +54,18 @@ class FeedbackThrottle(SimpleRateThrottle):
 
     scope = "kb_feedback"
 
+    def get_rate(self) -> str | None:
+        # Read when the throttle is made, not at import, so a changed setting applies (tests).
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
     def get_cache_key(self, request, view) -> str:
-        user = getattr(request, "user", None)
-        ident = f"user-{user.pk}" if user and user.is_authenticated else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return self.cache_format % {"scope": self.scope, "ident": client_key(request)}
+
+
+def search_gap_allowed(client_key: str) -> bool:
+    """Count one content-gap record for this client; False beyond KB_GAPS_PER_HOUR (one client
+    must not fill the managers' gap list, or its counts)."""
+    return Limit("kb_gaps", settings.KB_GAPS_PER_HOUR, 60 * 60).hit(client_key)
 
 
 def same_origin(request: HttpRequest) -> bool:

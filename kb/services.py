@@ -16,6 +16,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from kb import calibration, page_cache, semantic
+from kb.feedback import search_gap_allowed
 from kb.models import (
     Article,
     ArticleFeedback,
@@ -254,11 +255,17 @@ def _count_vote(article: Article, helpful: bool, delta: int) -> None:
 
 
 def search_gap_record(
-    *, query: str, language: str | None, result_count: int, best_confidence: float
+    *,
+    query: str,
+    language: str | None,
+    result_count: int,
+    best_confidence: float,
+    client_key: str,
 ) -> None:
-    """Count a search that found nothing useful (by normalized query and language)."""
+    """Count a search that found nothing useful (by normalized query and language), unless
+    ``client_key`` (core.client: who searched) has recorded KB_GAPS_PER_HOUR already."""
     normalized = " ".join(text.normalize(query).split())[:200]
-    if not normalized:
+    if not normalized or not search_gap_allowed(client_key):
         return
     if language not in Language.values:
         language = Language.ZH_HANS if text.contains_cjk(normalized) else Language.EN

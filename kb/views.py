@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.client import client_key
 from kb import selectors, services
 from kb.feedback import FeedbackThrottle, remember_visitor, same_origin, visitor_key
 from kb.forms import FeedbackForm, SearchForm
@@ -117,6 +118,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 language=language,
                 result_count=len(result),
                 best_confidence=result.best_confidence,
+                client_key=client_key(request),
             )
     crumbs = [{"name": _("Search"), "url": None}]
     return render(

@@ -1,5 +1,6 @@
 """Customer accounts: sign up with email confirmation, sign in/out, password reset, profile.
-Django's auth views with the help center's templates; the rules are in tickets.services.accounts and core.signin."""
+Django's auth views with the help center's templates; the rules are in tickets.services.accounts
+and core.signin."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,9 +17,17 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from core.signin import signin_blocked, signin_failed
+from core.client import client_key
+from core.ratelimit import RateLimited
+from core.signin import remember_device, signin_counters_clear, signin_succeeded, throttled
 from tickets import selectors, services
-from tickets.forms import LoginForm, PasswordResetForm, ProfileForm, SignupForm
+from tickets.forms import (
+    LoginForm,
+    PasswordResetForm,
+    ProfileForm,
+    SignupForm,
+    add_service_errors,
+)
 from tickets.services import accounts
 
 
@@ -32,10 +41,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         data = form.cleaned_data
-        accounts.account_signup(
-            email=data["email"], password=data["password1"], name=data["name"],
-            language=get_language(),
-        )  # fmt: skip
+        try:
+            accounts.account_signup(
+                email=data["email"], password=data["password1"], name=data["name"],
+                language=get_language(), client_key=client_key(request),
+            )  # fmt: skip
+        except RateLimited as exc:
+            add_service_errors(form, exc)
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
         # The same page whether the address was new, pending or registered.
         return redirect("accounts:signup-sent")
     return render(request, "accounts/signup.html", {"form": form})
@@ -61,24 +74,24 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Sign-in, rate-limited per client address and per username
-    (LOGIN_ATTEMPTS_PER_15_MINUTES failed attempts each). auth.login() rotates the session."""
+    """Sign-in, with failed attempts limited by core.signin (the form refuses a blocked client
+    without trying the password; the page says so with a 429). auth.login() rotates the
+    session; a success makes the browser a known device of the account."""
 
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
-    def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        if signin_blocked(request, accounts.normalize_login(username)):
-            form = self.authentication_form(request, initial={"username": username[:150]})
-            context = self.get_context_data(form=form, throttled=True)
-            return self.render_to_response(context, status=429)
-        return super().post(request, *args, **kwargs)
-
     def form_invalid(self, form):
-        signin_failed(self.request, accounts.normalize_login(self.request.POST.get("username", "")))
-        return super().form_invalid(form)
+        response = super().form_invalid(form)
+        if throttled(form):
+            response.status_code = 429
+        return response
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        signin_succeeded(self.request, response, form.cleaned_data["username"])
+        return response
 
     def get_default_redirect_url(self) -> str:
         if selectors.is_support_staff(self.request.user):
@@ -97,10 +110,25 @@ password_reset = auth_views.PasswordResetView.as_view(
 password_reset_done = auth_views.PasswordResetDoneView.as_view(
     template_name="accounts/password_reset_done.html"
 )
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="accounts/password_reset_confirm.html",
-    success_url=reverse_lazy("accounts:password_reset_complete"),
-)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Setting a new password from the mailed link proves the mailbox: the account's sign-in
+    counters start afresh and this browser becomes its known device, so a reset always lets
+    the owner in, whatever strangers tried."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        username = form.user.get_username()
+        signin_counters_clear(username)
+        remember_device(self.request, response, username)
+        return response
+
+
+password_reset_confirm = PasswordResetConfirmView.as_view()
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="accounts/password_reset_complete.html"
 )

@@ -6,9 +6,11 @@ from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core.signin import SigninLimitMixin, device_or_address
 from kb.models import Language
 from tickets.attachments import check_uploads
 from tickets.services import normalize_email
@@ -147,8 +149,9 @@ class SignupForm(forms.Form):
         return data
 
 
-class LoginForm(auth_forms.AuthenticationForm):
-    """Customers sign in with their email, staff with their username."""
+class LoginForm(SigninLimitMixin, auth_forms.AuthenticationForm):
+    """Customers sign in with their email, staff with their username; failures are limited
+    (core.signin)."""
 
     error_messages = {
         "invalid_login": _("The email or password is not correct."),
@@ -168,11 +171,16 @@ class LoginForm(auth_forms.AuthenticationForm):
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args, request: HttpRequest, **kwargs) -> None:
         """Mail a reset link to every active account with this email, in the page's language,
-        as a task (so the response takes as long whether or not the address is registered)."""
+        as a task (so the response takes as long whether or not the address is registered).
+        Sign-in limits never apply here; the mails' own limits spare the account's devices."""
         for user in self.get_users(self.cleaned_data["email"]):
-            account_mail_queue(user=user, kind="password_reset", language=get_language())
+            key, known = device_or_address(request, user.get_username())
+            account_mail_queue(
+                user=user, kind="password_reset", language=get_language(),
+                client_key=key, known_device=known,
+            )  # fmt: skip
 
 
 class ProfileForm(forms.Form):

@@ -90,6 +90,52 @@ def test_weak_searches_become_content_gaps_but_suggestions_do_not(client, shop_k
     assert SearchGap.objects.count() == 2
 
 
+def test_content_gaps_are_recorded_per_client_up_to_a_limit_and_searches_still_answer(
+    client, customer, shop_kb, settings
+):
+    settings.KB_GAPS_PER_HOUR = 2
+    queries = ["garden furniture", "lawn mower", "pool heater", "patio lights"]
+    for i, q in enumerate(queries):  # a rotating X-Forwarded-For changes nothing
+        response = client.get("/api/kb/search/", {"q": q}, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+        assert response.status_code == 200
+        assert response.json()["query"] == q
+    assert sorted(SearchGap.objects.values_list("query", flat=True)) == [
+        "garden furniture",
+        "lawn mower",
+    ]
+    client.get("/api/kb/search/", {"q": "garden furniture"})
+    assert SearchGap.objects.get(query="garden furniture").count == 1  # no count inflation
+    client.get("/api/kb/search/", {"q": "pool heater"}, REMOTE_ADDR="10.4.4.4")
+    client.force_login(customer)  # a signed-in client is counted as itself
+    client.get("/api/kb/search/", {"q": "patio lights"})
+    assert SearchGap.objects.count() == 4
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_feedback_limit(client, shop_kb, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"kb_feedback": "2/hour"},
+    }
+    codes = []
+    for i in range(3):
+        client.cookies.clear()  # a new visitor each time, too
+        response = client.post(
+            "/api/kb/articles/refund-time/feedback/",
+            {"helpful": True},
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )
+        codes.append(response.status_code)
+    assert codes == [201, 201, 429]
+    other = client.post(
+        "/api/kb/articles/refund-time/feedback/",
+        {"helpful": True},
+        content_type="application/json",
+        REMOTE_ADDR="10.5.5.5",
+    )
+    assert other.status_code == 201
+
+
 def test_feedback_one_vote_per_visitor(client, shop_kb):
     url = "/api/kb/articles/refund-time/feedback/"
     first = client.post(

@@ -1,7 +1,8 @@
 """Live-chat sockets (protocol: docs/chat-protocol.md). Thin: parse a frame, call
 tickets.chat.services in a database thread, answer. Facts are saved before anything is sent
 (the services broadcast after commit); a bad frame gets an ``error`` frame and the socket stays
-open; flooding gets an error, then a close with 4429."""
+open; flooding gets an error, then a close with 4429. The customer socket is capped per client
+address (tickets.limits): too many open sockets get an error and a 4429 close."""
 
 import json
 import logging
@@ -13,9 +14,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
+from core.client import scope_client_key
 from core.socket_db import database_sync_to_async
 from kb.feedback import VISITOR_COOKIE, VISITOR_COOKIE_SALT
+from tickets import limits
 from tickets.chat import broadcast, selectors
 from tickets.chat import services as chat
 from tickets.models import ChatPhase, Ticket
@@ -134,11 +138,36 @@ class ChatConsumer(_Frames):
         "handoff": "on_handoff", "typing": "on_typing", "end": "on_end",
     }  # fmt: skip
 
+    socket_slot = None  # the address's socket slot this socket holds (tickets.limits)
+
+    async def __call__(self, scope, receive, send):
+        # The slot is given back however the socket ends: a close, a disconnect, an error.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.socket_slot is not None:
+                limits.chat_socket_closed(self.socket_slot)
+                self.socket_slot = None
+
     async def connect(self):
         self.ticket_id = None
         self.said_hello = False
         self.language = "en"
+        # Who starts conversations and records content gaps: the user, else the address.
+        self.client_key = scope_client_key(self.scope)
+        self.socket_slot = limits.chat_socket_open(self.scope)
         await super().connect()
+        if self.socket_slot is None:
+            await self.error(
+                "too_many_sockets",
+                _("Too many chats are open from your network. Close one and try again later."),
+            )
+            await self.close(code=CLOSE_FLOOD)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if self.socket_slot is None:  # refused at connect and closing: ignore what still comes
+            return
+        await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
 
     async def disconnect(self, code):
         if self.ticket_id:
@@ -213,16 +242,20 @@ class ChatConsumer(_Frames):
                 pk=self.ticket_id
             )
             return chat.customer_message(
-                ticket=ticket, customer=None, text=text, client_id=client_id
-            )
+                ticket=ticket, customer=None, text=text, client_id=client_id,
+                client_key=self.client_key,
+            )  # fmt: skip
         customer = chat.chat_customer(
             user=self.scope.get("user"), visitor_key=self._visitor_key(), language=self.language
         )
-        return chat.customer_message(ticket=None, customer=customer, text=text, client_id=client_id)
+        return chat.customer_message(
+            ticket=None, customer=customer, text=text, client_id=client_id,
+            client_key=self.client_key,
+        )  # fmt: skip
 
     @database_sync_to_async
     def _bot(self, ticket, text):
-        return chat.bot_turn(ticket=ticket, text=text)
+        return chat.bot_turn(ticket=ticket, text=text, client_key=self.client_key)
 
     async def on_message(self, content):
         self._require_hello()

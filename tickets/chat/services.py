@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.ratelimit import RateLimited
 from kb.models import Article
-from tickets import assignment, detection
+from tickets import assignment, detection, limits
 from tickets.chat import bot, broadcast
 from tickets.chat.selectors import agents_on_duty, chat_agents, within_business_hours
 from tickets.models import (
@@ -51,8 +52,9 @@ SUBJECT_LENGTH = 80
 
 
 def chat_customer(*, user: User | None, visitor_key: str | None, language: str = "en") -> Customer:
-    """The signed-in user's customer, or the anonymous visitor's (created on first use, with the
-    language of the page they chat from)."""
+    """The signed-in user's customer, or the anonymous visitor's. A new visitor's (with the
+    language of the page they chat from) is not saved here but by customer_message with their
+    first conversation: opening the widget, or a start refused by a limit, adds no row."""
     if user is not None and user.is_authenticated:
         return customer_for_user(user=user)
     visitor_key = visitor_key or secrets.token_hex(16)
@@ -61,11 +63,17 @@ def chat_customer(*, user: User | None, visitor_key: str | None, language: str =
         return customer
     with translation.override(language):
         name = _("Visitor")
-    customer, _created = Customer.objects.get_or_create(
-        visitor_key=visitor_key,
-        defaults={"name": name, "tier": default_tier(), "language": language},
+    return Customer(visitor_key=visitor_key, name=name, tier=default_tier(), language=language)
+
+
+def _saved(customer: Customer) -> Customer:
+    if not customer._state.adding:
+        return customer
+    saved, _created = Customer.objects.get_or_create(
+        visitor_key=customer.visitor_key,
+        defaults={"name": customer.name, "tier": customer.tier, "language": customer.language},
     )
-    return customer
+    return saved
 
 
 # --- Customer side ----------------------------------------------------------------------------
@@ -91,12 +99,22 @@ def _clean(text: str) -> str:
 
 
 def customer_message(
-    *, ticket: Ticket | None, customer: Customer | None, text: str, client_id: str
+    *,
+    ticket: Ticket | None,
+    customer: Customer | None,
+    text: str,
+    client_id: str,
+    client_key: str | None = None,
 ) -> Posted:
     """Store a customer's chat message (starting the conversation when there is none, or a new
     one after an ended chat). A resend with the same client id is stored once. ``customer`` is
-    required without a ticket; with one, it is the ticket's customer. A chat merged into
-    another customer's ticket is over for this one: their message starts a new conversation."""
+    required without a ticket (saved here if new, see chat_customer); with one, it is the
+    ticket's customer. A chat merged into another customer's ticket is over for this one: their
+    message starts a new conversation.
+
+    ``client_key`` (core.client) is who is chatting: a new conversation beyond their
+    CHAT_CONVERSATIONS_PER_HOUR raises RateLimited, and nothing is stored. None: a caller that
+    is no client (set-up code, benchmarks), not limited."""
     text = _clean(text)
     if ticket is not None and ticket.chat_phase != ChatPhase.ENDED and not _merged_away(ticket):
         now = timezone.now()
@@ -107,7 +125,7 @@ def customer_message(
         # stored by this call carries this call's time (and was announced by message_post).
         return Posted(message.ticket, message, created=message.created_at == now)
     customer = customer or ticket.customer
-    if client_id:
+    if client_id and not customer._state.adding:
         # A first message resent before its conversation was confirmed: same conversation.
         existing = (
             Message.objects.filter(
@@ -118,7 +136,16 @@ def customer_message(
         )
         if existing:
             return Posted(existing.ticket, existing, created=False, new_conversation=True)
+    if client_key is not None and not limits.chat_start_allowed(client_key):
+        with translation.override(customer.language):
+            raise RateLimited(
+                _(
+                    "You have started many conversations in a short time. Please wait a while "
+                    "before starting another."
+                )
+            )
     with transaction.atomic():
+        customer = _saved(customer)
         new = ticket_create(
             customer=customer, subject=text[:SUBJECT_LENGTH], body=text, channel=Channel.CHAT,
             live_chat=True, client_id=client_id, follow_up_of=ticket,
@@ -151,9 +178,10 @@ def _system_message(ticket: Ticket, text: str, *, internal: bool = False) -> Mes
 
 
 @transaction.atomic
-def bot_turn(*, ticket: Ticket, text: str) -> bot.BotTurn | None:
+def bot_turn(*, ticket: Ticket, text: str, client_key: str) -> bot.BotTurn | None:
     """Let the bot answer a customer message while the chat is with the bot; hand over when
-    it should. Returns what it did (None when a person has the chat)."""
+    it should. Returns what it did (None when a person has the chat). A question it declines
+    is a content gap, recorded within ``client_key``'s limit (kb.services.search_gap_record)."""
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("customer__tier")
@@ -169,7 +197,10 @@ def bot_turn(*, ticket: Ticket, text: str) -> bot.BotTurn | None:
     if turn.action == "decline":
         from kb.services import search_gap_record
 
-        search_gap_record(query=text, language=ticket.language, result_count=0, best_confidence=0.0)
+        search_gap_record(
+            query=text, language=ticket.language, result_count=0, best_confidence=0.0,
+            client_key=client_key,
+        )  # fmt: skip
     return turn
 
 

@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
-from core.ratelimit import Limit
+from core.ratelimit import RateLimited
 from core.tasks import enqueue
+from tickets import limits
 from tickets.models import Customer
 from tickets.services.customers import customer_for_user, normalize_email
 
@@ -61,27 +63,38 @@ def _user_with_email(email: str):
 
 
 @transaction.atomic
-def account_signup(*, email: str, password: str, name: str = "", language: str) -> None:
+def account_signup(
+    *, email: str, password: str, name: str = "", language: str, client_key: str
+) -> None:
     """Create an inactive account and mail a confirmation link. An address that already has an
     account gets a note with a password-reset link instead, so the page the visitor sees never
     tells whether an address is registered. Signing up again before confirming replaces the
-    password and sends a fresh link (the old one stops working)."""
+    password and sends a fresh link (the old one stops working).
+
+    ``client_key`` (core.client.client_key) is who signs up: beyond ACCOUNT_SIGNUPS_PER_HOUR
+    sign-ups of theirs, RateLimited is raised and nothing is done. Every sign-up counts, new
+    address or not, so the limit tells nobody which addresses are registered."""
+    if not limits.signup_allowed(client_key):
+        raise RateLimited(
+            _("Too many accounts were created from your network. Please try again in an hour.")
+        )
     email = normalize_email(email)
     existing = _user_with_email(email)
+    mail = {"language": language, "client_key": client_key}
     if existing is None:
         user = User(username=email, email=email, first_name=name[:150], is_active=False)
         user.set_password(password)
         user.save()
-        account_mail_queue(user=user, kind="confirm", language=language)
+        account_mail_queue(user=user, kind="confirm", **mail)
     elif not existing.is_active and existing.last_login is None:  # signed up, never confirmed
         existing.set_password(password)
         existing.first_name = name[:150] or existing.first_name
         existing.save(update_fields=["password", "first_name"])
-        account_mail_queue(user=existing, kind="confirm", language=language)
+        account_mail_queue(user=existing, kind="confirm", **mail)
     else:
         make_password(password)  # the same hashing work as a new account, for the same timing
         if existing.is_active:  # a disabled account gets nothing: a reset would not help
-            account_mail_queue(user=existing, kind="already_registered", language=language)
+            account_mail_queue(user=existing, kind="already_registered", **mail)
 
 
 @transaction.atomic
@@ -112,19 +125,25 @@ def profile_update(*, user, name: str, language: str) -> Customer:
     return customer
 
 
-# Account mails to one address per 15 minutes, beyond which they are silently dropped (the page
-# shown does not change, so nobody learns anything; a mailbox cannot be flooded).
-ACCOUNT_MAILS = Limit("account_mail", count=5, window=15 * 60)
 MAIL_KINDS = ("confirm", "already_registered", "password_reset")
 
 
-def account_mail_queue(*, user, kind: str, language: str) -> None:
+def account_mail_queue(
+    *, user, kind: str, language: str, client_key: str, known_device: bool = False
+) -> None:
     """Mail ``user`` one account mail, rendered by a task from ids: the link (a password
     reset's or an email confirmation's token) is made when the mail is sent and exists only
-    in the mail, never in the task's arguments, a log or the database."""
+    in the mail, never in the task's arguments, a log or the database.
+
+    ``client_key`` is who asked for it: their address key, or the id of a browser the account
+    signed in from before (``known_device``; core.signin.device_or_address). Mails beyond the
+    limits (tickets.limits.account_mail_allowed) are silently dropped: the page shown does not
+    change, so nobody learns anything, and a mailbox cannot be flooded."""
     if kind not in MAIL_KINDS:
         raise ValueError(f"Unknown account mail {kind!r}")
-    if not user.email or not ACCOUNT_MAILS.hit(normalize_email(user.email)):
+    if not user.email or not limits.account_mail_allowed(
+        normalize_email(user.email), client_key=client_key, known_device=known_device
+    ):
         return
     user_id = user.pk
     transaction.on_commit(

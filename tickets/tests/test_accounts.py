@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core import mail
+from django.test import Client
 
 from tickets import services
 from tickets.models import Customer
@@ -23,16 +24,17 @@ def _fast_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _commit_each_post(client, django_capture_on_commit_callbacks, monkeypatch):
+def _commit_each_post(django_capture_on_commit_callbacks, monkeypatch):
     """Account mails are queued once the request's transaction commits: run those callbacks
-    at the end of each POST, as a real commit would."""
-    post = client.post
+    at the end of each POST, as a real commit would (for every test client: some tests are
+    several browsers)."""
+    post = Client.post
 
-    def post_and_commit(*args, **kwargs):
+    def post_and_commit(self, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
-            return post(*args, **kwargs)
+            return post(self, *args, **kwargs)
 
-    monkeypatch.setattr(client, "post", post_and_commit)
+    monkeypatch.setattr(Client, "post", post_and_commit)
 
 
 def signup(client, email="new@example.com", password=PASSWORD, name="Nina", **extra):
@@ -144,6 +146,20 @@ def test_signup_form_errors_are_shown_and_create_nothing(client, db):
     assert mail.outbox == []
 
 
+def test_sign_ups_are_limited_per_client_address_with_a_form_error(client, db, settings):
+    settings.ACCOUNT_SIGNUPS_PER_HOUR = 2
+    for i in range(2):
+        assert signup(client, email=f"n{i}@example.com").status_code == 302
+    refused = signup(client, email="n2@example.com", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert refused.status_code == 429
+    html = refused.content.decode()
+    assert 'role="alert"' in html
+    assert "Too many accounts were created from your network" in html
+    assert not User.objects.filter(username="n2@example.com").exists()
+    assert len(mail.outbox) == 2
+    assert signup(client, email="n2@example.com", REMOTE_ADDR="10.2.2.2").status_code == 302
+
+
 @pytest.mark.parametrize(
     "token", ["garbage", "MQ.bad-token", ".", "AAAAAAAAAAAAAAAAAAAAAAAAAA.x-y", "%00", "ZZZ.ZZZ"]
 )
@@ -197,7 +213,34 @@ def test_account_mails_to_one_address_are_capped(client, db):
     active_user("ann@example.com")
     for _ in range(8):
         client.post("/en/account/password/reset/", {"email": "ann@example.com"})
-    assert len(mail.outbox) == 5
+    assert len(mail.outbox) == 5  # ACCOUNT_MAILS_PER_15_MINUTES
+
+
+def test_a_stranger_cannot_use_up_the_owners_reset_mails(client, db, settings):
+    settings.ACCOUNT_MAILS_PER_15_MINUTES = 2
+    settings.ACCOUNT_MAILS_PER_EMAIL_PER_HOUR = 3
+    active_user("ann@example.com")
+    owner = Client()
+    assert login(owner, "ann@example.com", REMOTE_ADDR="10.0.8.1").status_code == 302
+    owner.post("/en/account/logout/")
+
+    stranger = Client()
+    for address in ("10.0.9.1", "10.0.9.2", "10.0.9.3"):
+        for _ in range(3):
+            asked = stranger.post(
+                "/en/account/password/reset/", {"email": "ann@example.com"}, REMOTE_ADDR=address
+            )
+            assert asked.status_code == 302  # the page never changes
+    assert len(mail.outbox) == 3  # 2 from the first address, then the mailbox's cap
+
+    fresh = Client().post(
+        "/en/account/password/reset/", {"email": "ann@example.com"}, REMOTE_ADDR="10.0.8.1"
+    )
+    assert fresh.status_code == 302
+    assert len(mail.outbox) == 3  # an unknown browser, even at the owner's address
+    owner.post("/en/account/password/reset/", {"email": "ann@example.com"}, REMOTE_ADDR="10.0.8.1")
+    assert len(mail.outbox) == 4  # the owner's own browser still gets one
+    assert mail.outbox[-1].to == ["ann@example.com"]
 
 
 # --- Sign-in, session, sign-out ----------------------------------------------------------------
@@ -244,24 +287,116 @@ def test_signing_in_rotates_the_session_key(client, db):
 
 
 def test_failed_sign_ins_are_limited_per_client_address(client, db, settings):
-    settings.LOGIN_ATTEMPTS_PER_15_MINUTES = 3
+    settings.LOGIN_ATTEMPTS_PER_ADDRESS_PER_15_MINUTES = 3
     active_user("ann@example.com")
-    for i in range(3):
+    for i in range(3):  # spraying usernames
         assert login(client, f"guess{i}@example.com", "nope").status_code == 200
     blocked = login(client, "ann@example.com")  # even the right password
     assert blocked.status_code == 429
-    assert "Too many sign-in attempts" in blocked.content.decode()
+    assert "Too many failed sign-in attempts" in blocked.content.decode()
     assert SESSION_KEY not in client.session
     assert login(client, "ann@example.com", REMOTE_ADDR="10.9.9.9").status_code == 302
 
 
-def test_failed_sign_ins_are_limited_per_username_across_addresses(client, db, settings):
-    settings.LOGIN_ATTEMPTS_PER_15_MINUTES = 3
+def test_rotating_x_forwarded_for_does_not_escape_the_sign_in_limits(client, db, settings):
+    settings.LOGIN_ATTEMPTS_PER_ADDRESS_PER_15_MINUTES = 3
     active_user("ann@example.com")
     for i in range(3):
-        login(client, "ANN@example.com", "nope", REMOTE_ADDR=f"10.0.0.{i}")
-    assert login(client, "ann@example.com", REMOTE_ADDR="10.0.0.99").status_code == 429
-    assert login(client, "nobody@example.com", "x", REMOTE_ADDR="10.0.0.99").status_code == 200
+        login(client, f"guess{i}@example.com", "nope", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    spoofed = login(client, "ann@example.com", HTTP_X_FORWARDED_FOR="198.51.100.77")
+    assert spoofed.status_code == 429
+
+
+def test_behind_one_trusted_proxy_the_right_most_forwarded_address_is_the_client(
+    client, db, settings
+):
+    settings.TRUSTED_PROXIES = 1
+    settings.LOGIN_ATTEMPTS_PER_ADDRESS_PER_15_MINUTES = 3
+    active_user("ann@example.com")
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}  # every request arrives from our proxy
+    for i in range(3):  # the client forges left-most hops; the proxy appends its real address
+        forwarded = f"192.0.2.{i}, 203.0.113.5"
+        login(client, f"guess{i}@example.com", "nope", HTTP_X_FORWARDED_FOR=forwarded, **proxy)
+    again = login(
+        client, "ann@example.com", HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.5", **proxy
+    )
+    assert again.status_code == 429
+    other = login(client, "ann@example.com", HTTP_X_FORWARDED_FOR="203.0.113.6", **proxy)
+    assert other.status_code == 302  # another client behind the same proxy
+
+
+def test_a_strangers_failures_from_other_addresses_do_not_lock_the_owner_out(client, db, settings):
+    settings.LOGIN_ATTEMPTS_PER_15_MINUTES = 3
+    active_user("ann@example.com")
+    for i in range(6):  # a stranger, from one address and then from others
+        login(client, "ANN@example.com", "nope", REMOTE_ADDR=f"10.0.0.{i // 3}")
+    assert login(client, "ann@example.com", REMOTE_ADDR="10.0.0.0").status_code == 429
+    assert login(client, "ann@example.com", REMOTE_ADDR="10.9.9.9").status_code == 302
+
+
+def test_a_distributed_guesser_trips_the_per_username_limit(client, db, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME_PER_HOUR = 5
+    active_user("ann@example.com")
+    for i in range(5):
+        assert (
+            login(client, "ann@example.com", "nope", REMOTE_ADDR=f"10.0.1.{i}").status_code == 200
+        )
+    assert login(client, "ann@example.com", REMOTE_ADDR="10.0.1.99").status_code == 429
+    other = login(client, "bob@example.com", "nope", REMOTE_ADDR="10.0.1.99")
+    assert other.status_code == 200  # the address itself is not blocked
+
+
+def test_the_owners_known_device_is_not_locked_out_by_strangers_but_has_its_own_limit(
+    client, db, settings
+):
+    settings.LOGIN_ATTEMPTS_PER_15_MINUTES = 3
+    settings.LOGIN_ATTEMPTS_PER_USERNAME_PER_HOUR = 5
+    active_user("ann@example.com")
+    shared = "10.0.2.1"  # the owner's address, shared with the stranger (one NAT)
+    assert login(client, "ann@example.com", REMOTE_ADDR=shared).status_code == 302
+    assert client.cookies["hc_device"]["httponly"]
+    client.post("/en/account/logout/")
+
+    stranger = Client()
+    for i in range(8):  # from the shared address and from everywhere else
+        login(stranger, "ann@example.com", "nope", REMOTE_ADDR=shared if i < 3 else f"10.0.3.{i}")
+    assert login(stranger, "ann@example.com", REMOTE_ADDR=shared).status_code == 429
+    assert login(Client(), "ann@example.com", REMOTE_ADDR="10.0.4.1").status_code == 429
+
+    assert login(client, "ann@example.com", REMOTE_ADDR=shared).status_code == 302
+    client.post("/en/account/logout/")
+    for _ in range(3):  # the device is no way round: it has a limit of its own
+        login(client, "ann@example.com", "nope", REMOTE_ADDR=shared)
+    assert login(client, "ann@example.com", REMOTE_ADDR=shared).status_code == 429
+
+
+def test_a_forged_device_cookie_counts_as_none(client, db, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME_PER_HOUR = 2
+    active_user("ann@example.com")
+    for i in range(2):
+        login(client, "ann@example.com", "nope", REMOTE_ADDR=f"10.0.5.{i}")
+    client.cookies["hc_device"] = "forged"
+    assert login(client, "ann@example.com", REMOTE_ADDR="10.0.5.9").status_code == 429
+
+
+def test_a_password_reset_is_never_blocked_and_clears_the_sign_in_limits(client, db, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME_PER_HOUR = 3
+    active_user("ann@example.com")
+    for i in range(3):
+        login(client, "ann@example.com", "nope", REMOTE_ADDR=f"10.0.6.{i}")
+    assert login(client, "ann@example.com", REMOTE_ADDR="10.0.6.0").status_code == 429
+
+    asked = client.post(
+        "/en/account/password/reset/", {"email": "ann@example.com"}, REMOTE_ADDR="10.0.6.0"
+    )
+    assert asked["Location"] == "/en/account/password/reset/sent/"
+    form_url = client.get(link_in(mail.outbox[0]))["Location"]
+    new = {"new_password1": "brand new pw 9", "new_password2": "brand new pw 9"}
+    assert client.post(form_url, new, REMOTE_ADDR="10.0.6.0").status_code == 302
+    assert "hc_device" in client.cookies  # the browser that reset is now a known device
+
+    elsewhere = login(Client(), "ann@example.com", "brand new pw 9", REMOTE_ADDR="10.0.7.1")
+    assert elsewhere.status_code == 302
 
 
 def test_sign_out_only_by_post(client, db):

@@ -865,3 +865,155 @@ async def test_the_console_warns_about_an_unverified_contact(kb_and_desk):
     assert detail["customer"]["unverified"] is True
     assert detail["customer"]["email"] == "carol@example.com"
     await console.disconnect()
+
+
+# --- Limits per client (tickets/limits.py) -----------------------------------------------------
+
+
+def socket_from(address: str, *, forwarded: str | None = None, cookies: str | None = None):
+    """A customer socket whose peer address is ``address`` (what the server sees)."""
+    headers = list(ORIGIN)
+    if forwarded:
+        headers.append((b"x-forwarded-for", forwarded.encode()))
+    if cookies:
+        headers.append((b"cookie", cookies.encode()))
+    socket = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    socket.scope["client"] = (address, 40000)
+    return socket
+
+
+async def assert_refused_for_too_many_sockets(socket) -> None:
+    connected, _ = await socket.connect()
+    assert connected  # accepted only to say why
+    error = await socket.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "too_many_sockets")
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+    await socket.disconnect()
+
+
+async def bot_reply(socket) -> dict:
+    for _ in range(10):
+        frame = (await frames_until(socket, "message"))[-1]
+        if frame["author"] == "bot":
+            return frame
+    raise AssertionError("the bot did not answer")
+
+
+async def test_open_sockets_are_capped_per_address_and_a_closed_one_frees_its_slot(
+    kb_and_desk, settings
+):
+    settings.CHAT_SOCKETS_PER_ADDRESS = 2
+    first = socket_from("10.6.0.1")
+    second = socket_from("10.6.0.1", forwarded="203.0.113.1")  # a forged header changes nothing
+    for socket in (first, second):
+        assert (await socket.connect())[0]
+    await assert_refused_for_too_many_sockets(socket_from("10.6.0.1", forwarded="203.0.113.2"))
+
+    elsewhere = socket_from("10.6.0.2")
+    assert (await elsewhere.connect())[0]
+    await first.disconnect()
+    again = socket_from("10.6.0.1")
+    assert (await again.connect())[0]
+    await again.send_json_to({"type": "hello", "conversation": None})
+    assert (await again.receive_json_from())["type"] == "welcome"
+    for socket in (second, elsewhere, again):
+        await socket.disconnect()
+
+
+async def test_behind_one_trusted_proxy_sockets_count_the_right_most_forwarded_address(
+    kb_and_desk, settings
+):
+    settings.TRUSTED_PROXIES = 1
+    settings.CHAT_SOCKETS_PER_ADDRESS = 1
+    proxy = "10.0.0.1"
+    first = socket_from(proxy, forwarded="192.0.2.1, 203.0.113.5")
+    assert (await first.connect())[0]
+    await assert_refused_for_too_many_sockets(
+        socket_from(proxy, forwarded="192.0.2.2, 203.0.113.5")  # the left hop is the client's
+    )
+    other = socket_from(proxy, forwarded="203.0.113.6")
+    assert (await other.connect())[0]
+    for socket in (first, other):
+        await socket.disconnect()
+
+
+async def test_new_conversations_per_address_are_limited_and_the_socket_stays_open(
+    kb_and_desk, settings
+):
+    settings.CHAT_CONVERSATIONS_PER_HOUR = 2
+    for i in range(2):
+        socket = socket_from("10.7.0.1", forwarded=f"203.0.113.{i}")
+        await socket.connect()
+        await start_chat(socket, text="hello there", client_id=f"c{i}")
+        await socket.disconnect()
+
+    socket = socket_from("10.7.0.1", forwarded="203.0.113.9")
+    await socket.connect()
+    await socket.send_json_to({"type": "hello", "conversation": None})
+    assert (await socket.receive_json_from())["type"] == "welcome"
+    await socket.send_json_to({"type": "message", "text": "hello again", "client_id": "c9"})
+    error = (await frames_until(socket, "error", "ack"))[-1]
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    assert "many conversations" in error["message"]
+    count = database_sync_to_async(lambda model: model.objects.count())
+    assert (await count(Ticket), await count(Customer)) == (2, 2)  # nothing for the refused one
+    await socket.send_json_to({"type": "hello", "conversation": None})  # still open and usable
+    assert (await socket.receive_json_from())["type"] == "welcome"
+    await socket.disconnect()
+
+    other = socket_from("10.7.0.2")
+    await other.connect()
+    assert by_type(await start_chat(other, text="hello there", client_id="o"), "ack")
+    await other.disconnect()
+
+
+async def test_signed_in_customers_start_conversations_within_their_own_limit(
+    kb_and_desk, settings
+):
+    from django.test import Client
+
+    settings.CHAT_CONVERSATIONS_PER_HOUR = 1
+    user = await database_sync_to_async(get_user_model().objects.create_user)(
+        "ann@example.com", "ann@example.com", "pw"
+    )
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    session = f"sessionid={client.cookies['sessionid'].value}"
+    first = socket_from("10.8.0.1", cookies=session)
+    await first.connect()
+    assert by_type(await start_chat(first, text="hello there"), "ack")
+    second = socket_from("10.8.0.2", cookies=session)  # another address: the same user
+    await second.connect()
+    await second.send_json_to({"type": "hello", "conversation": None})
+    await second.receive_json_from()
+    await second.send_json_to({"type": "message", "text": "me again", "client_id": "c2"})
+    assert (await frames_until(second, "error", "ack"))[-1]["code"] == "rate_limited"
+    guest = socket_from("10.8.0.2")  # a guest at that address has a budget of their own
+    await guest.connect()
+    assert by_type(await start_chat(guest, text="hello there", client_id="g"), "ack")
+    for socket in (first, second, guest):
+        await socket.disconnect()
+
+
+async def test_the_bots_unanswered_questions_are_content_gaps_within_the_clients_limit(
+    kb_and_desk, settings
+):
+    from kb.models import SearchGap
+
+    settings.KB_GAPS_PER_HOUR = 1
+    socket = socket_from("10.9.0.1")
+    await socket.connect()
+    await start_chat(socket, text="garden furniture", client_id="q1")
+    await bot_reply(socket)  # it declines
+    await socket.send_json_to({"type": "message", "text": "lawn mower", "client_id": "q2"})
+    await bot_reply(socket)
+    gaps = database_sync_to_async(lambda: sorted(SearchGap.objects.values_list("query", flat=True)))
+    assert await gaps() == ["garden furniture"]
+    await socket.disconnect()
+
+    other = socket_from("10.9.0.2")
+    await other.connect()
+    await start_chat(other, text="pool heater", client_id="q3")
+    await bot_reply(other)
+    assert await gaps() == ["garden furniture", "pool heater"]
+    await other.disconnect()

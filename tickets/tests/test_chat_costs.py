@@ -117,7 +117,9 @@ def test_a_customer_chat_message_costs_a_fixed_number_of_queries(
     live = _live_chat("agent@example.com")
     chat.customer_message(ticket=live, customer=None, text="First", client_id="q1")
     # As the consumer loads it: only what the phase check needs.
-    current = Ticket.objects.only("id", "chat_phase", "customer_id").get(pk=live.pk)
+    current = Ticket.objects.only("id", "chat_phase", "customer_id", "merged_into_id").get(
+        pk=live.pk
+    )
     with (
         CaptureQueriesContext(connection) as queries,
         django_capture_on_commit_callbacks(execute=True) as callbacks,

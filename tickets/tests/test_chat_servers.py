@@ -45,7 +45,7 @@ TIMEOUT = 10.0  # seconds for any one frame, server start, etc.
 # As `manage.py serve` runs it (one worker).
 UVICORN = (
     "helpcenter.asgi:application", "--host", "127.0.0.1", "--lifespan", "off",
-    "--ws-per-message-deflate", "false", "--log-level", "warning",
+    "--no-proxy-headers", "--ws-per-message-deflate", "false", "--log-level", "warning",
 )  # fmt: skip
 
 SETUP = """

@@ -136,6 +136,26 @@ def test_guest_requests_are_throttled_per_client_address(client, db, settings):
     assert other.status_code == 302  # another client is not affected
 
 
+def test_rotating_x_forwarded_for_does_not_escape_the_guest_ticket_limit(client, db, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **api_settings.DEFAULT_THROTTLE_RATES,
+            "ticket_guest_create": "2/hour",
+        },
+    }
+    data = {"subject": "Hi", "body": "Hello", "email": "g@example.com"}
+    for i in range(2):  # the API and the form share one budget per address
+        api = client.post(
+            "/api/tickets/", data, content_type="application/json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )  # fmt: skip
+        assert api.status_code == 201
+    response = client.post("/en/requests/new/", data, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert response.status_code == 429
+    assert Ticket.objects.count() == 2
+
+
 # --- Suggestions and deflection ------------------------------------------------------------------
 
 

@@ -12,6 +12,20 @@ from django.core.management.base import BaseCommand
 from helpcenter.management.commands.load_demo import USERS
 
 
+def uvicorn_command(*, host: str, port: int, workers: int) -> list[str]:
+    """The ASGI server's command line (HTTP + WebSocket)."""
+    # --no-proxy-headers: uvicorn would otherwise take the client address (and scheme) from
+    # the X-Forwarded-* headers of any client on 127.0.0.1, which could then escape every
+    # per-address limit. core/client.py trusts X-Forwarded-For as far as TRUSTED_PROXIES says;
+    # X-Forwarded-Proto is Django's SECURE_PROXY_SSL_HEADER (SECURE_PROXY_SSL=1).
+    return [
+        sys.executable, "-m", "uvicorn", "helpcenter.asgi:application",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--lifespan", "on", "--no-proxy-headers", "--no-server-header",
+        "--ws-per-message-deflate", "false", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Serve the site with uvicorn and run a django-q2 worker; Ctrl-C stops both."
 
@@ -26,14 +40,8 @@ class Command(BaseCommand):
                 "Several workers need REDIS_URL (shared channel layer and cache); using 1."
             )
             workers = 1
-        python = sys.executable
-        web = [
-            python, "-m", "uvicorn", "helpcenter.asgi:application",
-            "--host", host, "--port", str(port), "--workers", str(workers),
-            "--lifespan", "on", "--proxy-headers", "--no-server-header",
-            "--ws-per-message-deflate", "false", "--log-level", "warning",
-        ]  # fmt: skip
-        worker = [python, "manage.py", "qcluster"]
+        web = uvicorn_command(host=host, port=port, workers=workers)
+        worker = [sys.executable, "manage.py", "qcluster"]
         processes = [subprocess.Popen(web), subprocess.Popen(worker)]  # noqa: S603
         self._banner(host, port)
 
