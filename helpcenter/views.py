@@ -1,11 +1,14 @@
+import sys
+
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views import defaults
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import cache_control, never_cache
 
+from core.database import database_status, database_unavailable
 from helpcenter.api import api_not_found, api_server_error
+from helpcenter.middleware import unavailable_response
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -15,6 +18,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Errors raised outside a view (a middleware saving the session, say) come only here; the
+    # handler runs while the exception is being handled.
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        return unavailable_response(request)
     if request.path.startswith("/api/"):
         return api_server_error(request)
     return defaults.server_error(request)
@@ -27,8 +35,13 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
 
 
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and `make run` probes."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Liveness, and whether the database can take a write now (core.database.database_status):
+    503 while it cannot, so load balancers and `make run` probes see a locked or lost database."""
+    database = database_status()
+    healthy = database == "ok"
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "database": database},
+        status=200 if healthy else 503,
+    )
