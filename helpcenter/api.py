@@ -1,27 +1,47 @@
-"""API plumbing shared by every app: one error shape, pagination, JSON 400/403/404/500 under
-/api/."""
+"""API plumbing shared by every app: one error shape, pagination, JSON 400/403/404/500/503
+under /api/."""
+
+import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.database import RETRY_AFTER_SECONDS, database_unavailable
 from core.ratelimit import RateLimited
 from core.request_limits import limit_hit
 
+logger = logging.getLogger(__name__)
+UNAVAILABLE = gettext_lazy("The service is busy. Please try again in a moment.")
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """The database cannot serve now (core.database): 503 with Retry-After."""
+
+    status_code = 503
+    default_detail = UNAVAILABLE
+    default_code = "unavailable"
+    wait = RETRY_AFTER_SECONDS  # DRF's handler turns it into Retry-After
+
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus Django's ValidationError as a 400, so model rules are checked once
-    (a service's RateLimited as a 429).
+    """DRF's handler, plus Django's ValidationError as a 400, so model rules are checked once,
+    a database that cannot serve now (locked, unreachable) as a 503 with Retry-After, and a
+    service's RateLimited as a 429.
 
     Every error body has a ``detail`` (human-readable) and, for validation errors, ``errors``
     (field -> messages). Django's SuspiciousOperations (request limits among them) are left to
     Django, which logs them as security events and answers through ``api_bad_request``.
     """
-    if isinstance(exc, RateLimited):
+    if database_unavailable(exc):
+        logger.warning("Database unavailable: %s", exc)
+        exc = ServiceUnavailable()
+    elif isinstance(exc, RateLimited):
         exc = exceptions.Throttled(detail=exc.messages[0])
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -75,3 +95,7 @@ def api_not_found(request: HttpRequest, exception: Exception | None = None) -> J
 
 def api_server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"detail": _("Server error.")}, status=500)
+
+
+def api_unavailable(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": str(UNAVAILABLE)}, status=503)

@@ -8,12 +8,15 @@ the heap.
   permanent generation, so a full collection walks only what requests and sockets create. In
   bench/chat.py full collections of the warm heap paused a worker for 360-480 ms, enough to
   miss the chat latency goal on their own.
+- Shutdown: the sockets' database threads close their connections (core/socket_db.py).
 """
 
 import gc
 import logging
 
 from asgiref.sync import sync_to_async
+
+from core.socket_db import close_pool
 
 logger = logging.getLogger(__name__)
 
@@ -46,5 +49,8 @@ async def lifespan(scope, receive, send) -> None:
             gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # The sockets' database threads close their kept connections (a PostgreSQL backend
+            # each) instead of leaving them to the process exit.
+            await sync_to_async(close_pool, thread_sensitive=False)()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -119,6 +119,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that failed because the database cannot serve now answers 503, not 500.
+    "helpcenter.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "helpcenter.urls"
@@ -143,6 +145,15 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# How long a statement waits for a lock someone else holds (a long migration, a backup, a slow
+# disk) before the database counts as unavailable: HTTP 503 + Retry-After, the sockets' error
+# frame `unavailable` (core/database.py). SQLite's busy timeout, PostgreSQL's lock_timeout.
+# Writes hold the lock for milliseconds, so waiting longer only makes a request hang.
+DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 5000)
+# PostgreSQL: the longest one statement may run, and how long to wait for a connection (s).
+# 0 turns the statement timeout off (say, for `manage.py migrate` on a large table).
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {
@@ -150,6 +161,14 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+        # Server settings of every session; an `options` of the URL comes last, so it wins.
+        _options["options"] = (
+            f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS} "
+            f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} {_options.get('options', '')}"
+        ).strip()
 else:
     DATABASES = {
         "default": {
@@ -160,10 +179,11 @@ else:
                 # at BEGIN, so two writers queue on the busy timeout instead of failing with
                 # "database is locked" when a read transaction tries to upgrade.
                 "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000"
+                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                    f"PRAGMA busy_timeout={DATABASE_LOCK_TIMEOUT_MS}"
                 ),
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                "timeout": DATABASE_LOCK_TIMEOUT_MS / 1000,
             },
             # Worth setting under WSGI workers (a new SQLite connection costs ~2 ms of CPU);
             # under ASGI every request runs on a fresh thread, so keep 0 there.
@@ -171,7 +191,11 @@ else:
             "CONN_HEALTH_CHECKS": True,
         }
     }
-# The WebSocket consumers' database thread keeps its connection this long (core/socket_db.py).
+# The WebSocket consumers' database work runs on a pool of this many threads per worker, so a
+# call stuck on a lock does not hold up every socket; each thread keeps its connection
+# SOCKET_CONN_MAX_AGE seconds (core/socket_db.py). 0: on Channels' one shared thread instead,
+# where one stuck call holds up every socket (the tests' in-memory SQLite needs it: conftest.py).
+SOCKET_DB_THREADS = max(0, env_int("SOCKET_DB_THREADS", 4))
 SOCKET_CONN_MAX_AGE = env_int("SOCKET_CONN_MAX_AGE", 300)
 # Test databases: a file for SQLite (forked live servers cannot share an in-memory database)
 # and an explicit name on PostgreSQL. TEST_DATABASE_NAME is set by the test runner only.
@@ -331,7 +355,12 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "HelpCenter API",
-    "DESCRIPTION": "Knowledge base, tickets, live chat and surveys of HelpCenter.",
+    "DESCRIPTION": (
+        "Knowledge base, tickets, live chat and surveys of HelpCenter. Any endpoint may answer "
+        "503 with a `Retry-After` header (seconds) while the database is busy (a migration, a "
+        "backup): nothing was saved; send the request again then (a new ticket with the same "
+        "`Idempotency-Key`)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",  # assets served locally, no CDN

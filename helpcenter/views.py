@@ -1,11 +1,13 @@
+import sys
+
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import defaults
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import cache_control, never_cache
 
+from core.database import database_status, database_unavailable
 from core.request_limits import limit_hit
 from helpcenter.api import (
     api_bad_request,
@@ -13,6 +15,7 @@ from helpcenter.api import (
     api_permission_denied,
     api_server_error,
 )
+from helpcenter.middleware import unavailable_response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -41,6 +44,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Errors raised outside a view (a middleware saving the session, say) come only here; the
+    # handler runs while the exception is being handled.
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        return unavailable_response(request)
     if request.path.startswith("/api/"):
         return api_server_error(request)
     return defaults.server_error(request)
@@ -53,8 +61,13 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
 
 
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and `make run` probes."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Liveness, and whether the database can take a write now (core.database.database_status):
+    503 while it cannot, so load balancers and `make run` probes see a locked or lost database."""
+    database = database_status()
+    healthy = database == "ok"
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "database": database},
+        status=200 if healthy else 503,
+    )

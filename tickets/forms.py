@@ -1,6 +1,9 @@
 """Forms of the customer portal and accounts. They parse; the rules live in the services
 (tickets.services) and tickets.attachments."""
 
+import hashlib
+import secrets
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
@@ -15,6 +18,7 @@ from kb.models import Language
 from tickets.attachments import check_uploads
 from tickets.services import normalize_email
 from tickets.services.accounts import account_mail_queue, normalize_login
+from tickets.services.idempotency import request_fingerprint
 from tickets.services.tickets import MAX_BODY
 
 
@@ -48,7 +52,31 @@ def attachments_help() -> str:
     }
 
 
-class RequestForm(forms.Form):
+class OnceForm(forms.Form):
+    """A form that takes effect once however often one showing of it is posted (a double click,
+    a resend after an error page): a hidden nonce, new each time the form is shown, names the
+    posting (``submission_key``), and the service stores what it made under that name."""
+
+    form_nonce = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["form_nonce"].initial = secrets.token_urlsafe(16)
+
+    def submission_key(self) -> str:
+        """``form:<hash>`` of the nonce and the posted fields (other fields under the same nonce
+        are another posting); "" without a nonce. A client that posts only the fields it read
+        (no nonce) is named by the form's CSRF token instead, which Django also makes new for
+        each showing of the form. Hashed: the token would give away the CSRF secret."""
+        nonce = self.cleaned_data.get("form_nonce") or self.data.get("csrfmiddlewaretoken", "")
+        if not nonce:
+            return ""
+        fields = {name: value for name, value in self.cleaned_data.items() if name != "form_nonce"}
+        digest = hashlib.sha256(f"{nonce}:{request_fingerprint(fields)}".encode()).hexdigest()
+        return "form:" + digest[:40]
+
+
+class RequestForm(OnceForm):
     subject = forms.CharField(
         label=_("Subject"),
         max_length=200,
@@ -82,7 +110,7 @@ class RequestForm(forms.Form):
             del self.fields["name"], self.fields["email"]
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(OnceForm):
     body = forms.CharField(
         label=_("Your reply"), max_length=MAX_BODY, widget=forms.Textarea(attrs={"rows": 5})
     )

@@ -2,11 +2,14 @@
 conversation (signed in or through the guest link), claiming a request sent with one's address,
 attachment downloads. Thin: parse, call tickets.selectors / tickets.services, render."""
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,16 +18,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from core.database import RETRY_AFTER_SECONDS, database_unavailable
 from kb.answers import suggest
 from kb.feedback import remember_visitor, visitor_key
 from kb.models import Article
 from tickets import selectors, services
 from tickets.attachments import content_disposition
-from tickets.forms import ReplyForm, RequestForm, add_service_errors
+from tickets.forms import OnceForm, ReplyForm, RequestForm, add_service_errors
 from tickets.limits import GuestCreateThrottle
 from tickets.models import AuthorKind, Ticket
 from tickets.services import portal
 
+logger = logging.getLogger(__name__)
 LIST_PAGE_SIZE = 20
 SUGGESTIONS = 5
 SENT_SESSION_KEY = "tickets:sent"
@@ -70,13 +75,17 @@ def request_new(request: HttpRequest) -> HttpResponse:
             key, new_cookie = visitor_key(request)
             data = form.cleaned_data
             try:
-                ticket = portal.request_submit(
+                # A second post of this form (same nonce) gets the ticket the first one made.
+                ticket, _created = portal.request_submit(
                     user=request.user, subject=data["subject"], body=data["body"],
                     attachments=data["attachments"], email=data.get("email", ""),
                     name=data.get("name", ""), language=get_language(), visitor_key=key,
+                    submission=form.submission_key(),
                 )  # fmt: skip
             except ValidationError as exc:
                 add_service_errors(form, exc)
+            except DatabaseError as exc:
+                status = _busy(form, exc)
             else:
                 request.session[SENT_SESSION_KEY] = ticket.pk
                 # Greet the guest with what they typed: the name stored for that address (a
@@ -91,17 +100,41 @@ def request_new(request: HttpRequest) -> HttpResponse:
         # Without JavaScript, the suggestions come with the form shown again.
         query = "".join(ch for ch in form.data["subject"] if ch.isprintable()).strip()[:200]
         suggestions = suggest(query, language=get_language(), limit=SUGGESTIONS).hits
-    return render(
-        request,
-        "tickets/new.html",
-        {
-            "form": form,
-            "guest": guest,
-            "suggestions": suggestions,
-            "crumbs": [{"name": _("Submit a request")}],
-        },
-        status=status,
+    return _with_retry_after(
+        render(
+            request,
+            "tickets/new.html",
+            {
+                "form": form,
+                "guest": guest,
+                "suggestions": suggestions,
+                "crumbs": [{"name": _("Submit a request")}],
+            },
+            status=status,
+        )
     )
+
+
+def _busy(form: OnceForm, exc: DatabaseError) -> int:
+    """The database cannot take the write now: show the form again, filled in, with a 503
+    (posting it again later does it once: the nonce). Any other database error is a bug."""
+    if not database_unavailable(exc):
+        raise exc
+    logger.warning("Portal form: database unavailable: %s", exc)
+    form.add_error(
+        None,
+        _(
+            "We could not send this just now because the help center is busy. Nothing was "
+            "lost: please send it again in a moment."
+        ),
+    )
+    return 503
+
+
+def _with_retry_after(response: HttpResponse) -> HttpResponse:
+    if response.status_code == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _sent_ticket(request: HttpRequest) -> dict | None:
@@ -202,6 +235,7 @@ def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> Ht
     if not guest_key:
         crumbs.insert(0, {"name": _("My requests"), "url": reverse("tickets:list")})
     form = ReplyForm()
+    status = 200
     if request.method == "POST":
         action = request.POST.get("action", "reply")
         if action in ("solve", "reopen"):
@@ -221,13 +255,17 @@ def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> Ht
         form = ReplyForm(request.POST, request.FILES)
         if form.is_valid():
             try:
+                # A second post of this form (same nonce) gets the message the first one stored.
                 message = services.message_post(
                     ticket=ticket, author_kind=AuthorKind.CUSTOMER, body=form.cleaned_data["body"],
                     author=request.user if request.user.is_authenticated else None,
                     attachments=form.cleaned_data["attachments"],
+                    client_id=form.submission_key(),
                 )  # fmt: skip
             except ValidationError as exc:
                 add_service_errors(form, exc)
+            except DatabaseError as exc:
+                status = _busy(form, exc)
             else:
                 if message.ticket_id != ticket.pk:  # closed: the reply opened a follow-up
                     follow_up = message.ticket
@@ -245,20 +283,23 @@ def _conversation(request: HttpRequest, ticket: Ticket, *, guest_key: str) -> Ht
         thread, replies_hidden = selectors.guest_thread(ticket)
     else:
         thread, replies_hidden = selectors.thread(ticket, include_internal=False), False
-    return render(
-        request,
-        "tickets/detail.html",
-        {
-            "ticket": ticket,
-            "thread": thread,
-            "replies_hidden": replies_hidden,
-            "form": form,
-            "guest_key": guest_key,
-            "here": here,
-            "crumbs": crumbs,
-            "can_solve": portal.can_solve(ticket),
-            "can_reopen": portal.can_reopen(ticket),
-        },
+    return _with_retry_after(
+        render(
+            request,
+            "tickets/detail.html",
+            {
+                "ticket": ticket,
+                "thread": thread,
+                "replies_hidden": replies_hidden,
+                "form": form,
+                "guest_key": guest_key,
+                "here": here,
+                "crumbs": crumbs,
+                "can_solve": portal.can_solve(ticket),
+                "can_reopen": portal.can_reopen(ticket),
+            },
+            status=status,
+        )
     )
 
 

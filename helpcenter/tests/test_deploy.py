@@ -75,7 +75,7 @@ def test_plain_http_is_redirected_to_https_but_healthz_is_not(client, db, https_
     assert page["Location"] == "https://testserver/en/"
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok"}
+    assert health.json() == {"status": "ok", "database": "ok"}
 
 
 def test_https_responses_carry_hsts(client, db, https_only):

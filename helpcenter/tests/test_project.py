@@ -61,7 +61,7 @@ def test_roles_exist_with_the_right_permissions(db):
 
 
 def test_health_check(client, db):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
 
 
 @pytest.mark.asyncio

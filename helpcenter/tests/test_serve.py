@@ -1,21 +1,26 @@
-"""`manage.py serve`'s ASGI server, started with the command line serve uses: a client on
-127.0.0.1 must not be able to set its own address with X-Forwarded-For (uvicorn trusts proxy
-headers from 127.0.0.1 unless told not to), or it escapes every per-address limit."""
+"""`manage.py serve` (`make run`) keeps the site up: the web server killed (a crash, the OOM
+killer) is started again and says so; SIGTERM stops everything; a process that keeps failing
+right after it starts is given up on. The first test runs the real command on a migrated
+temporary database and a free port (~15 s); the others run the supervisor on short-lived
+commands."""
 
-import asyncio
-import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from websockets.asyncio.client import connect
 
-from helpcenter.management.commands.serve import uvicorn_command
+from helpcenter.management.commands.serve import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 60.0  # a cold start warms up the search on a loaded machine
 
 
 def free_port() -> int:
@@ -24,71 +29,132 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def children(pid: int) -> dict[int, str]:
+    """pid -> command line of the running processes ``pid`` started (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
+    return found
+
+
+def web_pid(pid: int) -> int | None:
+    return next((c for c, cmd in children(pid).items() if "uvicorn" in cmd), None)
+
+
+def wait_for(predicate, what: str, timeout: float = TIMEOUT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
+        if value := predicate():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def server(tmp_path):
-    port = free_port()
+def healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_serve_restarts_the_web_server_when_it_dies_and_sigterm_stops_everything():
+    var_dir = Path(tempfile.mkdtemp(prefix="hc-serve-"))
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "TEST_DATABASE_NAME", "REDIS_URL", "TRUSTED_PROXIES")
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_NAME")
+        },
+        "DJANGO_SETTINGS_MODULE": "helpcenter.settings",
+        "HELPCENTER_VAR_DIR": str(var_dir),
+        "SECRET_KEY": "test-serve",
+        "LOG_LEVEL": "WARNING",
+        "Q_WORKERS": "1",
+        "KB_SEMANTIC": "0",  # a faster warm-up: the sentence encoder is not loaded
+        "PYTHONUNBUFFERED": "1",
     }
-    env.update(
-        DJANGO_SETTINGS_MODULE="helpcenter.settings",
-        HELPCENTER_VAR_DIR=str(tmp_path),
-        SECRET_KEY="test-serve",
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="ERROR",
-        KB_SEMANTIC="0",
-        CHAT_SOCKETS_PER_ADDRESS="1",
-    )
-    process = subprocess.Popen(
-        uvicorn_command(host="127.0.0.1", port=port, workers=1), cwd=ROOT, env=env
-    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    port = free_port()
+    stderr_path = var_dir / "serve.err"
+    with open(stderr_path, "w") as stderr:
+        serve = subprocess.Popen(
+            [*manage, "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
     try:
-        wait_for_port(port, process)
-        yield port
+        wait_for(lambda: healthy(port), "the site")
+        first = web_pid(serve.pid)
+        assert first is not None, children(serve.pid)
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: (web_pid(serve.pid) or first) != first, "a new web server")
+        wait_for(lambda: healthy(port), "the site again")
+        said = stderr_path.read_text()
+        assert "uvicorn (the web server) exited with -9" in said
+        assert "restarting it in 1 s" in said
+        assert "Restarting uvicorn (the web server)." in said
+        assert serve.poll() is None
+
+        running = children(serve.pid)
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
+        assert len(running) == 2
+        assert all(not Path(f"/proc/{pid}").exists() for pid in running)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+        shutil.rmtree(var_dir, ignore_errors=True)
 
 
-async def first_frame(ws, timeout: float = 1.0) -> dict | None:
-    try:
-        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-    except TimeoutError:
-        return None
+def test_a_process_that_keeps_failing_right_after_starting_is_given_up_on():
+    said = []
+    failing = Child("The broken one", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    steady = Child("The steady one", [sys.executable, "-c", "import time; time.sleep(60)"])
+    supervisor = Supervisor(
+        [failing, steady], say=said.append, first_delay=0.05, max_delay=0.2, poll=0.02,
+        max_quick_failures=3,
+    )  # fmt: skip
+    started = time.monotonic()
+    assert supervisor.run() == 3
+    assert time.monotonic() - started < 10
+    assert [line.split(" after ")[0] for line in said[:1]] == ["The broken one exited with 3"]
+    assert sum("Restarting The broken one." in line for line in said) == 2
+    assert "3 times in a row" in said[-1]
+    assert "giving up" in said[-1]
+    assert steady.process.poll() is not None  # stopped with the rest
 
 
-def test_a_local_client_cannot_forge_its_address_with_x_forwarded_for(server):
-    url, origin = f"ws://127.0.0.1:{server}/ws/chat/", f"http://127.0.0.1:{server}"
+def test_a_process_that_ran_for_a_while_before_dying_is_restarted_after_the_shortest_pause():
+    said = []
+    child = Child("The worker", [sys.executable, "-c", "import time; time.sleep(0.3)"])
+    supervisor = Supervisor(
+        [child], say=said.append, quick_failure_seconds=0.1, first_delay=0.05, poll=0.02,
+        max_quick_failures=2,
+    )  # fmt: skip
+    restarts = []
 
-    async def two_sockets():
-        first = await connect(
-            url, origin=origin, additional_headers={"X-Forwarded-For": "203.0.113.1"}
-        )
-        second = await connect(
-            url, origin=origin, additional_headers={"X-Forwarded-For": "203.0.113.2"}
-        )
-        try:
-            return await first_frame(first), await first_frame(second)
-        finally:
-            await first.close()
-            await second.close()
+    def stop_after_three_restarts(text: str) -> None:
+        said.append(text)
+        restarts.append(text)
+        if len(restarts) >= 6:
+            supervisor.stop()
 
-    first, second = asyncio.run(two_sockets())
-    assert first is None  # open and quiet
-    assert second is not None
-    assert second["code"] == "too_many_sockets"  # both came from 127.0.0.1
+    supervisor.say = stop_after_three_restarts
+    assert supervisor.run() == 0  # stopped, never given up on: each run lasted 0.3 s
+    assert all("giving up" not in line for line in said)
+    assert sum("restarting it in 0 s" in line for line in said) == 3

@@ -363,6 +363,18 @@
         text = fmt(S.error, { message: frame.message });
         clearTimeout(state.resendTimer);
         state.resendTimer = setTimeout(function () { Object.keys(state.outbox).forEach(transmit); }, 10000);
+      } else if (frame.code === "unavailable") {
+        // The server's database is busy: nothing of that frame was saved. Unacknowledged
+        // messages stay in the outbox and go again after the advised wait; the lists and the
+        // open chat are read again then.
+        text = S.unavailable;
+        var wait = Math.min(Math.max(Number(frame.retry_after) || 10, 1), 60) * 1000;
+        clearTimeout(state.resendTimer);
+        state.resendTimer = setTimeout(function () {
+          send({ type: "hello" });
+          if (state.current !== null) scheduleRefresh();
+          Object.keys(state.outbox).forEach(transmit);
+        }, wait * (1 + Math.random() / 2));
       } else {
         text = fmt(S.error, { message: frame.message || frame.code });
       }

@@ -53,6 +53,7 @@
       reconnecting: "Connection lost. Reconnecting…",
       offline: "You are offline. Your messages will be sent when the connection is back.",
       rate_limited: "You are sending messages very quickly. Please wait a moment.",
+      unavailable: "We are busy right now. Your messages are kept and will be sent in a moment.",
       flood: "Too many messages in a short time. We will reconnect in a moment.",
       too_long: "Messages are limited to 2,000 characters.",
       error: "Sorry, something went wrong. Please try again.",
@@ -79,6 +80,7 @@
       reconnecting: "连接已断开，正在重新连接…",
       offline: "网络已断开，恢复连接后将自动发送您的消息。",
       rate_limited: "您发送消息太频繁了，请稍候再试。",
+      unavailable: "系统暂时繁忙，您的消息已保留，稍后将自动发送。",
       flood: "短时间内消息过多，稍后将自动重新连接。",
       too_long: "每条消息最多 2000 个字。",
       error: "抱歉，出了点问题，请稍后重试。",
@@ -424,7 +426,8 @@
 
   // --- Frames from the server -------------------------------------------------------------------
   var socket = null, ready = false, awaitingWelcome = false, attempt = 0, retryTimer = null;
-  var sentOnSocket = {}, resendTimer = null, typingTimer = null, lastTypingSent = 0, unread = 0;
+  var sentOnSocket = {}, resendTimer = null, unavailableTimer = null, typingTimer = null;
+  var lastTypingSent = 0, unread = 0;
   var recentFrames = [], flushTimer = null;
 
   function isReady() { return ready && socket && socket.readyState === 1; }
@@ -574,7 +577,23 @@
       state.outbox = outbox;
       save();
       renderAll();
-      raw({ type: "hello", conversation: null, after: null, language: LANG });
+      sayHello();
+      return;
+    }
+    if (frame.code === "unavailable") {
+      // The server could not save it now (its database is busy): nothing of that frame was
+      // stored. Its message stays in the outbox and goes again after the advised wait (or the
+      // hello, if that was what failed).
+      say(t("unavailable"));
+      if (frame.client_id) delete sentOnSocket[frame.client_id];
+      var wait = Math.min(Math.max(Number(frame.retry_after) || 10, 1), 60) * 1000;
+      var ws = socket;
+      clearTimeout(unavailableTimer);
+      unavailableTimer = setTimeout(function () {
+        if (ws !== socket) return;  // reconnected meanwhile: that resends everything
+        if (awaitingWelcome) sayHello();
+        else flush();
+      }, wait * (1 + Math.random() / 2));
       return;
     }
     if (frame.code === "rate_limited") {
@@ -606,6 +625,10 @@
     return visitorReady;
   }
 
+  function sayHello() {
+    raw({ type: "hello", conversation: state.conversation || null, after: state.lastId || null, language: LANG });
+  }
+
   var wanted = false;
   function connect() {
     wanted = true;
@@ -622,7 +645,7 @@
     socket = ws; ready = false; awaitingWelcome = true; sentOnSocket = {};
     ws.onopen = function () {
       if (ws !== socket) return;
-      raw({ type: "hello", conversation: state.conversation || null, after: state.lastId || null, language: LANG });
+      sayHello();
     };
     ws.onmessage = function (event) {
       if (ws !== socket) return;

@@ -1,6 +1,7 @@
 /* Request form: as the customer types a subject, suggest knowledge-base articles (through
    /api/kb/search/, like search.js). Each link goes through the suggestion-open URL, which records
-   the view for deflection reporting. On pages with form errors, move focus to the summary.
+   the view for deflection reporting. On pages with form errors, move focus to the summary. Forms
+   marked data-submit-once (the request and reply forms) are not posted twice by a double click.
    Without this script the form posts normally and the server shows suggestions with errors. */
 (function () {
   "use strict";
@@ -9,6 +10,27 @@
 
   var summary = document.querySelector("[data-error-summary]");
   if (summary) summary.focus();
+
+  // A second click while the first post is on its way would post the form again. The server
+  // makes it once anyway (the form's one-time nonce); this spares the request. Disabled after
+  // the submission has started; enabled again after a while (a stalled post may be sent again:
+  // it still counts once) and when the page comes back from history.
+  var RESUBMIT_AFTER_MS = 15000;
+  var onceForms = document.querySelectorAll("form[data-submit-once]");
+  function setSubmitting(form, busy) {
+    Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (button) {
+      button.disabled = busy;
+    });
+  }
+  Array.prototype.forEach.call(onceForms, function (once) {
+    once.addEventListener("submit", function () {
+      setTimeout(function () { setSubmitting(once, true); }, 0);
+      setTimeout(function () { setSubmitting(once, false); }, RESUBMIT_AFTER_MS);
+    });
+  });
+  window.addEventListener("pageshow", function () {
+    Array.prototype.forEach.call(onceForms, function (once) { setSubmitting(once, false); });
+  });
 
   var form = document.querySelector("[data-request-form]");
   if (!form || !window.fetch) return;

@@ -55,6 +55,7 @@ def console_strings() -> dict[str, str]:
         "team": _("Team: %(team)s"),
         "noTeam": _("No team"),
         "taken": _("Another agent has already accepted this chat."),
+        "unavailable": _("The help center is busy. Your messages are kept and sent again shortly."),
         "accepted": _("You accepted the chat with %(name)s."),
         "transferred": _("The chat was transferred."),
         "ended": _("The chat has ended."),

@@ -1,7 +1,9 @@
 """Live-chat sockets (protocol: docs/chat-protocol.md). Thin: parse a frame, call
 tickets.chat.services in a database thread, answer. Facts are saved before anything is sent
 (the services broadcast after commit); a bad frame gets an ``error`` frame and the socket stays
-open; flooding gets an error, then a close with 4429. The customer socket is capped per client
+open; flooding gets an error, then a close with 4429; a database that cannot serve now (locked,
+unreachable) gets an ``unavailable`` error naming the frame's ``client_id``, and the socket
+stays open so the client sends it again later. The customer socket is capped per client
 address (tickets.limits): too many open sockets get an error and a 4429 close."""
 
 import json
@@ -14,9 +16,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from core.client import scope_client_key
+from core.database import RETRY_AFTER_SECONDS, database_unavailable
 from core.socket_db import database_sync_to_async
 from kb.feedback import VISITOR_COOKIE, VISITOR_COOKIE_SALT
 from tickets import limits
@@ -32,6 +36,7 @@ MAX_FRAME_BYTES = 8_192
 # Per socket: at most this many frames in the window; beyond, an error; far beyond, a close.
 RATE_FRAMES, RATE_WINDOW, FLOOD_FRAMES = 20, 10.0, 40
 CLOSE_FLOOD, CLOSE_FORBIDDEN = 4429, 4403
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 
 
 class _Flood(Exception):
@@ -48,7 +53,14 @@ class _Frames(AsyncJsonWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except DatabaseError as exc:
+            # Frames answer this themselves (receive); a group event whose database read failed
+            # is only a doorbell: say so, and the client refreshes later.
+            if not database_unavailable(exc) or message["type"].startswith("websocket."):
+                raise
+            await self.unavailable({}, exc)
 
     async def connect(self):
         self.recent = deque()
@@ -73,9 +85,18 @@ class _Frames(AsyncJsonWebsocketConsumer):
         if handler is None:
             return await self.error("unknown_type", f"Unknown frame type {content['type'][:40]!r}.")
         try:
-            await getattr(self, handler)(content)
+            if await self.allowed():
+                await getattr(self, handler)(content)
         except ValidationError as exc:
             await self.error(getattr(exc, "code", None) or "invalid", exc.messages[0])
+        except DatabaseError as exc:
+            if not database_unavailable(exc):
+                raise
+            await self.unavailable(content, exc)
+
+    async def allowed(self) -> bool:
+        """Whether this socket may still send frames (False: it was closed)."""
+        return True
 
     async def check_rate(self) -> None:
         now = time.monotonic()
@@ -92,6 +113,21 @@ class _Frames(AsyncJsonWebsocketConsumer):
 
     async def error(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def unavailable(self, content: dict, exc: Exception) -> None:
+        """The database cannot serve now (nothing of this frame was saved unless it was
+        acknowledged): the client keeps the frame's message and sends it again later."""
+        logger.warning("Chat socket: database unavailable: %s", exc)
+        frame = {
+            "type": "error",
+            "code": "unavailable",
+            "message": _("The service is busy. Please try again in a moment."),
+            "retry_after": RETRY_AFTER_SECONDS,
+        }
+        client_id = content.get("client_id")
+        if isinstance(client_id, str) and 1 <= len(client_id) <= 64:
+            frame["client_id"] = client_id
+        await self.send_json(frame)
 
     async def chat_frame(self, event):
         await self.send_json(event["frame"])
@@ -325,7 +361,16 @@ class AgentConsumer(_Frames):
     async def connect(self):
         self.user = self.scope.get("user")
         self.watching = set()
-        if not await database_sync_to_async(chat.can_chat)(self.user):
+        try:
+            may_chat = await database_sync_to_async(chat.can_chat)(self.user)
+        except DatabaseError as exc:
+            if not database_unavailable(exc):
+                raise
+            await super().connect()
+            await self.unavailable({}, exc)
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
+        if not may_chat:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await super().connect()
@@ -343,12 +388,12 @@ class AgentConsumer(_Frames):
                 broadcast.staff_group(ticket_id), self.channel_name
             )
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+    async def allowed(self) -> bool:
         # Deactivated staff lose the console on their next frame (and at once, via agent.disconnect).
         if not await database_sync_to_async(self._still_allowed)():
             await self.close(code=CLOSE_FORBIDDEN)
-            return
-        await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+            return False
+        return True
 
     def _still_allowed(self) -> bool:
         from django.contrib.auth import get_user_model

@@ -1,15 +1,16 @@
-"""Ticket creation through the API, safe to retry: a client's Idempotency-Key maps one request
-to one ticket, even when the retry races the original."""
+"""Ticket creation safe to retry: a client's key (the API's Idempotency-Key, the site form's
+one-time nonce) maps one request to one ticket, even when the retry races the original."""
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
+from tickets.attachments import CheckedUpload
 from tickets.models import IdempotencyKey, Ticket
 from tickets.services import normalize_email, ticket_create
 
@@ -41,6 +42,8 @@ def request_fingerprint(data: Any) -> str:
 
 
 def _canonical(value: Any) -> Any:
+    if isinstance(value, CheckedUpload):  # a form's cleaned attachment
+        value = value.file
     if hasattr(value, "getlist"):  # QueryDict (form or multipart body)
         return {
             key: _canonical(values[0] if len(values) == 1 else values)
@@ -78,15 +81,24 @@ def ticket_create_idempotent(
     """(ticket, created). Without a key this is ``ticket_create``. With one, the first request
     creates the ticket and stores the key; a retry with the same body returns that ticket; the
     same key with another body raises IdempotencyConflict."""
+    return create_once(
+        scope=scope, key=key, request_hash=request_hash, create=lambda: ticket_create(**ticket)
+    )
+
+
+def create_once(
+    *, scope: str, key: str, request_hash: str, create: Callable[[], Ticket]
+) -> tuple[Ticket, bool]:
+    """(ticket, created): ``create()`` once per (scope, key); see ticket_create_idempotent."""
     if not key:
-        return ticket_create(**ticket), True
+        return create(), True
     if existing := _replay(scope=scope, key=key, request_hash=request_hash):
         return existing, False
     try:
         # One transaction: a ticket never exists without its key, and a duplicate key rolls the
         # ticket back (with its after-commit notifications).
         with transaction.atomic():
-            created = ticket_create(**ticket)
+            created = create()
             IdempotencyKey.objects.create(
                 scope=scope, key=key, request_hash=request_hash, ticket=created
             )

@@ -17,6 +17,7 @@ from tickets.models import Channel, Event, EventKind, Lane, Status, Ticket
 from tickets.models.tickets import ACTIVE_STATUSES, new_access_key
 from tickets.services.clocks import ticket_apply_sla
 from tickets.services.customers import customer_for_guest, customer_for_user, normalize_email
+from tickets.services.idempotency import create_once, idempotency_scope, request_fingerprint
 from tickets.services.tickets import (
     suggestion_view_record,
     suggestions_convert,
@@ -25,7 +26,6 @@ from tickets.services.tickets import (
 )
 
 
-@transaction.atomic
 def request_submit(
     *,
     user,
@@ -36,10 +36,34 @@ def request_submit(
     name: str = "",
     language: str | None = None,
     visitor_key: str = "",
+    submission: str = "",
+) -> tuple[Ticket, bool]:
+    """(ticket, created): a request from the site, for the signed-in user's customer or the
+    guest with this email. ``submission`` names one posting of the form (tickets.forms.OnceForm:
+    its one-time nonce with what was posted): posted again (a double click, a resend after an
+    error), it returns the ticket the first post made instead of making another. Suggested
+    articles the visitor opened before submitting were not deflections after all."""
+    fields = {"subject": subject, "body": body, "email": email, "name": name}
+    request_hash = (
+        request_fingerprint({**fields, "attachments": list(attachments)}) if submission else ""
+    )
+    return create_once(
+        scope=idempotency_scope(user=user, email=email),
+        key=submission,
+        request_hash=request_hash,
+        create=lambda: _request_create(
+            user=user, subject=subject, body=body, attachments=attachments, email=email,
+            name=name, language=language, visitor_key=visitor_key,
+        ),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def _request_create(
+    *, user, subject, body, attachments, email, name, language, visitor_key
 ) -> Ticket:
-    """A request from the site: the signed-in user's customer, or the guest's (an unverified
-    contact when the email is a registered customer's: customer_for_guest). Suggested articles
-    the visitor opened before submitting were not deflections after all."""
+    """The ticket of a request from the site: the signed-in user's customer, or the guest's (an
+    unverified contact when the email is a registered customer's: customer_for_guest)."""
     if user is not None and user.is_authenticated:
         customer = customer_for_user(user=user)
         actor = user

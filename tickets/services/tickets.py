@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -201,12 +202,13 @@ def message_post(
                 attachments=attachments, client_id=client_id, now=now,
             )  # fmt: skip
         if ticket.merged_into_id or not _can_reopen(ticket, now):
-            existing = _stored(ticket, client_id)
+            existing = _stored(ticket, client_id, follow_ups=True)
             if existing:
                 return existing
             follow_up = ticket_create(
                 customer=ticket.customer, subject=_follow_up_subject(ticket), body=body,
                 channel=ticket.channel, attachments=attachments, follow_up_of=ticket, now=now,
+                client_id=client_id,
             )  # fmt: skip
             return follow_up.messages.get()
     live = ticket.chat_phase in LIVE_CHAT_PHASES
@@ -282,10 +284,13 @@ _MESSAGE_FIELDS = [
 ]  # fmt: skip
 
 
-def _stored(ticket: Ticket, client_id: str) -> Message | None:
+def _stored(ticket: Ticket, client_id: str, *, follow_ups: bool = False) -> Message | None:
+    """The message stored earlier under ``client_id``: in this ticket, or (``follow_ups``) as
+    the first message of a follow-up it opened, so a resend does not open another."""
     if not client_id:
         return None
-    return Message.objects.filter(ticket=ticket, client_id=client_id).first()
+    where = Q(ticket=ticket) | Q(ticket__follow_up_of=ticket) if follow_ups else Q(ticket=ticket)
+    return Message.objects.filter(where, client_id=client_id).first()
 
 
 def _sla_inputs(ticket: Ticket) -> tuple:

@@ -9,6 +9,7 @@ test is skipped when the database is in memory."""
 
 import os
 import re
+import sqlite3
 import unittest
 from unittest import mock
 
@@ -291,6 +292,45 @@ class LiveChatInTwoBrowsers(ChannelsLiveServerTestCase):
         sent = shop.locator("[data-chat-message][data-author=customer]", has_text="tab that closed")
         expect(sent).to_have_count(1)
         expect(sent).to_have_attribute("data-state", "sent")
+        context.close()
+
+    def test_a_message_sent_while_the_database_is_locked_is_kept_and_sent_once_it_is_free(self):
+        if connection.vendor != "sqlite":
+            raise unittest.SkipTest("holds SQLite's write lock (test_chat.py covers PostgreSQL)")
+        self.in_chromium(self._sent_through_a_lock)
+
+        ticket = Ticket.objects.get(channel=Channel.CHAT)
+        assert ticket.messages.filter(body="Are you still there?").count() == 1
+
+    def _sent_through_a_lock(self, browser, expect):
+        context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+        shop = context.new_page()
+        shop.set_default_timeout(TIMEOUT_MS)
+        shop.goto(f"{self.live_server_url}/")
+        shop.locator("[data-chat-launcher]").click()
+        question = shop.locator("[data-chat-input]")
+        question.fill("How long does a refund take?")
+        question.press("Enter")
+        expect(shop.locator("[data-chat-message][data-author=bot]").first).to_be_visible()
+
+        # Another process holds the write lock (a migration, a backup): the server gives up after
+        # its lock timeout (5 s) and answers `unavailable`; the widget keeps the message.
+        locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        mine = shop.locator("[data-chat-message][data-author=customer]", has_text="still there")
+        try:
+            question.fill("Are you still there?")
+            question.press("Enter")
+            expect(shop.locator("[data-chat-notice]")).to_contain_text(
+                "Your messages are kept", timeout=15_000
+            )
+            expect(mine).to_have_attribute("data-state", "sending")
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        # It goes again after the server's retry_after (10 s, plus jitter), once.
+        expect(mine).to_have_attribute("data-state", "sent", timeout=30_000)
+        expect(mine).to_have_count(1)
         context.close()
 
     def test_two_agents_one_wins_the_accept_then_a_canned_reply_and_a_transfer(self):

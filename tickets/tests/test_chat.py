@@ -3,6 +3,8 @@ and database (docs/chat-protocol.md)."""
 
 import asyncio
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -13,6 +15,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from core.roles import AGENTS, ensure_roles
+from core.socket_db import close_pool
+from core.socket_db import database_sync_to_async as socket_database_sync_to_async
 from helpcenter.asgi import application
 from kb.search import CONFIDENT, WEAK, search
 from kb.tests.factories import ArticleFactory, CategoryFactory
@@ -102,12 +106,12 @@ async def agent_socket(user, *, client=None):
     return socket, connected, code
 
 
-async def frames_until(socket, *kinds, limit=20):
+async def frames_until(socket, *kinds, limit=20, timeout=3):
     """Read frames until one of ``kinds`` arrives; return all read."""
     seen = []
     for _ in range(limit):
         try:
-            frame = await socket.receive_json_from(timeout=3)
+            frame = await socket.receive_json_from(timeout=timeout)
         except TimeoutError:
             raise AssertionError(f"no {kinds} frame; got {seen}") from None
         seen.append(frame)
@@ -1017,3 +1021,61 @@ async def test_the_bots_unanswered_questions_are_content_gaps_within_the_clients
     await bot_reply(other)
     assert await gaps() == ["garden furniture", "pool heater"]
     await other.disconnect()
+
+
+# --- A database that cannot serve now -------------------------------------------------------
+
+
+async def until_bot_replied(socket):
+    for _ in range(20):
+        frame = await socket.receive_json_from(timeout=3)
+        if frame["type"] == "message" and frame["author"] == "bot":
+            return
+    raise AssertionError("the bot did not reply")
+
+
+async def test_a_message_the_database_cannot_take_now_is_answered_unavailable_and_kept(
+    kb_and_desk, write_lock
+):
+    customer = await customer_socket()
+    await start_chat(customer, text="how long does a refund take", client_id="c1")
+    await until_bot_replied(customer)
+    with write_lock():  # a migration, a backup: another thread holds the write lock
+        await customer.send_json_to({"type": "message", "text": "hello?", "client_id": "c2"})
+        # At once on the in-memory SQLite; after the 5 s lock_timeout on PostgreSQL.
+        error = (await frames_until(customer, "error", timeout=10))[-1]
+        assert error["code"] == "unavailable"
+        assert error["client_id"] == "c2"  # the client keeps that message and sends it again
+        assert error["retry_after"] == 10
+        await customer.send_to(text_data="not json")  # the socket is still open
+        assert (await frames_until(customer, "error"))[-1]["code"] == "invalid_json"
+    await customer.send_json_to({"type": "message", "text": "hello?", "client_id": "c2"})
+    assert (await frames_until(customer, "ack"))[-1]["client_id"] == "c2"
+    await customer.disconnect()
+    assert await database_sync_to_async(Message.objects.filter(client_id="c2").count)() == 1
+
+
+async def test_a_database_call_that_is_stuck_does_not_hold_up_other_sockets(kb_and_desk, settings):
+    settings.SOCKET_DB_THREADS = 2  # the pool (the in-memory test database needs 0 elsewhere)
+    stuck, release = threading.Event(), threading.Event()
+
+    @socket_database_sync_to_async
+    def stuck_call():  # as a chat message waiting out a lock held for a long time
+        stuck.set()
+        release.wait(15)
+
+    loop = asyncio.get_running_loop()
+    waiting = asyncio.ensure_future(stuck_call())
+    try:
+        assert await loop.run_in_executor(None, stuck.wait, 5)
+        started = time.monotonic()
+        customer = await customer_socket()  # the handshake looks up the session and the user
+        await start_chat(customer)  # hello, a message saved, its ack
+        await until_bot_replied(customer)
+        assert time.monotonic() - started < 5
+        assert not waiting.done()
+        await customer.disconnect()
+    finally:
+        release.set()
+        await waiting
+        await loop.run_in_executor(None, close_pool)

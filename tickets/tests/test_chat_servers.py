@@ -12,13 +12,15 @@ helpcenter.asgi:application` subprocesses on free ports, driven with the `websoc
 * A server killed (SIGKILL) mid-conversation and restarted on the same port: every message the
   customer got an ``ack`` for is replayed exactly once after ``hello`` (and is in the database
   once); the unacknowledged ones, resent with the same ``client_id``, are stored once.
+* SQLite's write lock held by another process (a migration, a backup): clear answers within
+  the lock timeout over HTTP, on the socket and from /healthz; other sockets are not held up.
 
 The servers always use their own SQLite file in a temp directory (``HELPCENTER_VAR_DIR``),
 whatever ``DATABASE_URL`` says: these tests are about processes and the channel layer, and the
 database guarantees behind them (unique client ids, commit before broadcast) are covered on
 both databases by test_chat.py. Tasks run eagerly in the servers (``TASKS_EAGER``, email to
 ``locmem``), so nothing is left in a task queue. No test here touches the pytest database.
-~20 s in all on 2 cores (the two pool tests start no server).
+~30 s in all on 2 cores (the two pool tests start no server).
 """
 
 import asyncio
@@ -36,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -624,3 +627,86 @@ async def test_every_acked_message_survives_a_server_killed_mid_conversation(sit
         ) from None
     finally:
         await again.close()
+
+
+# --- A write lock held by another process (a long migration, a backup) -------------------------
+
+LOCK_TIMEOUT = 3.0  # the server's DATABASE_LOCK_TIMEOUT_MS, in seconds
+
+
+@pytest.mark.asyncio
+async def test_a_write_lock_held_by_another_process_gets_clear_answers_in_time(site, servers):
+    """What the server says while another process holds SQLite's write lock, with its busy
+    timeout and its sockets' thread pool as configured in production: HTTP 503 + Retry-After +
+    JSON after the lock timeout (not a 500 after 20 s); /healthz 503 at once; a chat message an
+    ``unavailable`` error naming it, the socket open; meanwhile other sockets open and resume
+    without waiting for the stuck call. Once the lock is gone, the same message is stored once."""
+    server = Server(
+        site, free_port(), {"DATABASE_LOCK_TIMEOUT_MS": str(int(LOCK_TIMEOUT * 1000))}, name="lock"
+    ).start()
+    servers.append(server)
+    await server.ready()
+    customer = await Socket.open(server, "/ws/chat/")
+    http = httpx.AsyncClient(base_url=server.origin, timeout=30)
+    locker = sqlite3.connect(site.var_dir / "helpcenter.sqlite3", isolation_level=None)
+    try:
+        token, _ = await start_conversation(customer, "转人工", "before-lock")
+        await customer.until(of_type("queue"), "queue position")
+        locker.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+
+        async def guest_ticket():
+            response = await http.post(
+                "/api/tickets/",
+                json={"email": "lock@example.com", "subject": "Locked", "body": "Now?"},
+            )
+            return response, time.monotonic() - started
+
+        async def health():
+            response = await http.get("/healthz")
+            return response, time.monotonic() - started
+
+        async def another_socket():
+            await asyncio.sleep(0.5)  # the customer's message below is stuck on the lock by now
+            opened = time.monotonic()
+            other = await Socket.open(server, "/ws/chat/")
+            await other.send(type="hello", conversation=token, after=None)  # a resume: a read
+            await other.until(of_type("welcome"), "welcome")
+            await other.close()
+            return time.monotonic() - opened
+
+        await customer.send(type="message", text="Still there?", client_id="during-lock")
+        (ticket, ticket_took), (healthz, health_took), other_took = await asyncio.gather(
+            guest_ticket(), health(), another_socket()
+        )
+        error = await customer.until(of_type("error"), "error frame")
+        stuck_for = time.monotonic() - started
+        await customer.send(type="typing")  # still open: a frame it takes without answering
+    finally:
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
+        locker.close()
+    try:
+        assert ticket.status_code == 503, ticket.text
+        assert ticket.headers["retry-after"] == "10"
+        assert ticket.json() == {"detail": "The service is busy. Please try again in a moment."}
+        assert LOCK_TIMEOUT - 0.5 < ticket_took < LOCK_TIMEOUT + 3
+        assert healthz.status_code == 503
+        assert healthz.json() == {"status": "unavailable", "database": "unavailable"}
+        assert health_took < 2.5
+        assert other_took < 1.5, "a new socket waited for the stuck call"
+        assert (error["code"], error["client_id"]) == ("unavailable", "during-lock")
+        assert LOCK_TIMEOUT - 0.5 < stuck_for < LOCK_TIMEOUT + 3
+        # The client sends it again later, with the same client_id: stored once.
+        await customer.send(type="message", text="Still there?", client_id="during-lock")
+        await customer.until(of_type("ack", client_id="during-lock"), "ack after the lock")
+        assert (await http.get("/healthz")).status_code == 200
+        assert site.query(
+            "SELECT count(*) FROM tickets_message WHERE client_id = 'during-lock'"
+        ) == [(1,)]
+        assert site.query("SELECT count(*) FROM tickets_ticket WHERE subject = 'Locked'") == [(0,)]
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n--- server log:\n{server.log()}") from None
+    finally:
+        await customer.close()
+        await http.aclose()

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.settings import api_settings
 
 from kb.models import Article
@@ -154,6 +155,86 @@ def test_rotating_x_forwarded_for_does_not_escape_the_guest_ticket_limit(client,
     response = client.post("/en/requests/new/", data, HTTP_X_FORWARDED_FOR="198.51.100.1")
     assert response.status_code == 429
     assert Ticket.objects.count() == 2
+
+
+# --- A form posted twice (double click, resend): the one-time nonce ---------------------------
+
+
+def nonce_of(response) -> str:
+    return re.search(r'name="form_nonce" value="([^"]+)"', page(response))[1]
+
+
+def test_the_request_form_posted_twice_makes_one_ticket_and_shows_it_both_times(client, db):
+    url = "/en/requests/new/"
+    data = {
+        "subject": "Parcel missing", "body": "Order 123 never came.", "email": "g@example.com",
+        "form_nonce": nonce_of(client.get(url)),
+    }  # fmt: skip
+    first, second = client.post(url, data), client.post(url, data)
+    assert first.status_code == second.status_code == 302
+    ticket = Ticket.objects.get()
+    assert ticket.reference in page(client.get(second["Location"]))
+    # The form shown again is another request, even in the same words.
+    again = nonce_of(client.get(url))
+    assert again != data["form_nonce"]
+    assert client.post(url, {**data, "form_nonce": again}).status_code == 302
+    assert Ticket.objects.count() == 2
+
+
+def test_other_words_posted_under_the_same_nonce_are_another_request(client, db):
+    url = "/en/requests/new/"
+    data = {"subject": "Hi", "body": "First", "email": "g@example.com", "form_nonce": "n1"}
+    client.post(url, data)
+    client.post(url, {**data, "body": "Second, after going back and changing it"})
+    assert sorted(Ticket.objects.values_list("messages__body", flat=True)) == [
+        "First", "Second, after going back and changing it",
+    ]  # fmt: skip
+
+
+def test_a_signed_in_customers_request_posted_twice_is_one_ticket(client, db):
+    customer = customer_login(client)
+    url = "/en/requests/new/"
+    data = {"subject": "Hi", "body": "Hello", "form_nonce": nonce_of(client.get(url))}
+    client.post(url, data)
+    client.post(url, data)
+    assert Ticket.objects.get().customer == customer
+
+
+def test_a_form_posted_without_its_nonce_is_named_by_its_csrf_token(db):
+    client = Client(enforce_csrf_checks=True)
+    url = "/en/requests/new/"
+    shown = page(client.get(url))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', shown)[1]
+    data = {
+        "subject": "Hi",
+        "body": "Hello",
+        "email": "g@example.com",
+        "csrfmiddlewaretoken": token,
+    }
+    assert [client.post(url, data).status_code for _ in range(2)] == [302, 302]
+    assert Ticket.objects.count() == 1
+    other = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page(client.get(url)))[1]
+    assert client.post(url, {**data, "csrfmiddlewaretoken": other}).status_code == 302
+    assert Ticket.objects.count() == 2
+
+
+def test_a_reply_posted_twice_is_stored_once(client, db):
+    t = ticket(customer_login(client))
+    data = {"body": "Still broken", "form_nonce": nonce_of(client.get(t.get_absolute_url()))}
+    first, second = client.post(t.get_absolute_url(), data), client.post(t.get_absolute_url(), data)
+    assert first["Location"] == second["Location"]
+    assert t.messages.count() == 2
+    assert t.messages.filter(body="Still broken").count() == 1
+
+
+def test_a_reply_to_a_closed_request_posted_twice_opens_one_follow_up(client, db):
+    t = ticket(customer_login(client))
+    services.ticket_update(ticket=t, actor=None, status=Status.CLOSED)
+    data = {"body": "It broke again", "form_nonce": nonce_of(client.get(t.get_absolute_url()))}
+    first, second = client.post(t.get_absolute_url(), data), client.post(t.get_absolute_url(), data)
+    follow_up = Ticket.objects.get(follow_up_of=t)
+    assert first["Location"] == second["Location"] == follow_up.get_absolute_url()
+    assert follow_up.messages.count() == 1
 
 
 # --- Suggestions and deflection ------------------------------------------------------------------
